@@ -1,0 +1,56 @@
+"""Names shared by the API, the workers and the trainer's reporter: task names, queues, Redis keys.
+
+Torch-free and dependency-free: a plain vocabulary, so the backend never has to import the worker.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+TASK_TRAIN = "worker.train"
+QUEUE_GPU = "gpu"
+
+RunStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+RUN_STATUSES: tuple[str, ...] = ("queued", "running", "succeeded", "failed", "cancelled")
+TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
+
+KEY_PREFIX = "dnet"
+RUNS_INDEX_KEY = f"{KEY_PREFIX}:runs"  # sorted set: run id -> created_at
+DATASETS_INDEX_KEY = f"{KEY_PREFIX}:datasets"  # sorted set: dataset id -> created_at
+
+
+def run_key(run_id: str) -> str:
+    """Hash with the run's status, config, timestamps, progress, worker and error."""
+    return f"{KEY_PREFIX}:runs:{run_id}"
+
+
+def epochs_key(run_id: str) -> str:
+    """Stream with one entry per finished epoch (field ``record`` = EpochRecord JSON)."""
+    return f"{KEY_PREFIX}:runs:{run_id}:epochs"
+
+
+def cancel_key(run_id: str) -> str:
+    """Present while a cooperative cancel is requested."""
+    return f"{KEY_PREFIX}:runs:{run_id}:cancel"
+
+
+def weights_key(run_id: str) -> str:
+    """Latest ``difficulty-weights/v1`` export of the run (JSON string)."""
+    return f"{KEY_PREFIX}:runs:{run_id}:weights"
+
+
+def dataset_key(dataset_id: str) -> str:
+    """JSON document describing an uploaded dataset (report, manifest path, data root)."""
+    return f"{KEY_PREFIX}:datasets:{dataset_id}"
+
+
+def epoch_stream_id(epoch: int) -> str:
+    """Stream entry id for an epoch: fixed, so re-adding a replayed epoch is rejected by Redis."""
+    if epoch < 1:
+        raise ValueError("epochs are 1-based")
+    return f"{epoch}-0"
+
+
+def epoch_from_stream_id(entry_id: str | bytes) -> int:
+    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    return int(text.split("-", 1)[0])

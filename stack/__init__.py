@@ -1,0 +1,1 @@
+"""Local-mode process supervision: embedded redis-server, Celery worker(s), API and dashboard."""
