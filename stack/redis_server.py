@@ -54,10 +54,13 @@ def _ping(host: str, port: int) -> bool:
 class RedisServer:
     """A supervised redis-server child process with its data dir (AOF + RDB) under ``data_dir``."""
 
-    def __init__(self, data_dir: Path, port: int | None = None, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, data_dir: Path, port: int | None = None, host: str = "127.0.0.1", log_file: Path | None = None
+    ) -> None:
         self.data_dir = Path(data_dir)
         self.host = host
         self.port = port or free_port(host)
+        self.log_file = Path(log_file) if log_file else self.data_dir / "redis.log"
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -78,8 +81,12 @@ class RedisServer:
             "--save", "300 1",
             "--maxmemory-policy", "noeviction",
             "--protected-mode", "yes",
-            "--logfile", str(self.data_dir / "redis.log"),
+            "--logfile", str(self.log_file),
         ]  # fmt: skip
+
+    def ping(self) -> bool:
+        """True when the server answers PING (whoever started it)."""
+        return _ping(self.host, self.port)
 
     def start(self, timeout: float = 10.0) -> RedisServer:
         if port_in_use(self.port, self.host):

@@ -1,0 +1,72 @@
+"""HTTP checks the launcher runs against its own services (health, readiness, demo registration)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+PROBE_TIMEOUT_S = 5.0
+UPLOAD_TIMEOUT_S = 120.0
+
+
+@dataclass(frozen=True)
+class ApiHealth:
+    redis_ok: bool
+    workers_online: int
+
+
+def _headers(token: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def parse_health(payload: Any) -> ApiHealth:
+    """Read ``GET /api/health``: Redis reachability and the number of Celery workers that answered ping."""
+    if not isinstance(payload, dict):
+        return ApiHealth(False, 0)
+    redis = payload.get("redis")
+    redis_ok = bool(redis.get("ok")) if isinstance(redis, dict) else bool(redis)
+    workers = payload.get("workers")
+    online = len(workers) if isinstance(workers, list | dict) else 0
+    return ApiHealth(redis_ok, online)
+
+
+def api_health(api_url: str, token: str | None = None) -> ApiHealth | None:
+    """None while the API does not answer 200."""
+    try:
+        response = httpx.get(f"{api_url}/api/health", headers=_headers(token), timeout=PROBE_TIMEOUT_S)
+    except httpx.HTTPError:
+        return None
+    if response.status_code != 200:
+        return None
+    try:
+        return parse_health(response.json())
+    except ValueError:
+        return None
+
+
+def http_ok(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=PROBE_TIMEOUT_S).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def register_dataset(api_url: str, manifest: Path, data_root: Path, token: str | None = None) -> str | None:
+    """Upload a manifest whose images already lie under the data root; returns a problem or None."""
+    try:
+        with manifest.open("rb") as handle:
+            response = httpx.post(
+                f"{api_url}/api/datasets",
+                files={"file": (manifest.name, handle, "text/csv")},
+                data={"base_dir": str(manifest.parent.relative_to(data_root))},
+                headers=_headers(token),
+                timeout=UPLOAD_TIMEOUT_S,
+            )
+    except (OSError, ValueError, httpx.HTTPError) as exc:
+        return str(exc)
+    if response.status_code in (200, 201):
+        return None
+    return f"HTTP {response.status_code}: {response.text[:500]}"
