@@ -1,0 +1,152 @@
+"""Per-sample base losses and per-class weight rules of the long-tail baselines (spec §3).
+
+Every base loss returns shape (B,); a method's batch loss is ``(1/B) Σ_i w_{y_i} ℓ_i`` (spec §1.4: divide
+by B, not by Σ w). Weight rules return a (C,) tensor normalised to Σ_c w_c = C.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from difficultynet.config import TrainConfig
+
+PerSampleLoss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+CDB_ACC_EPS = 0.01  # CDB's "+0.01" in b = max a / (min a + 0.01)
+
+
+def cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(logits.float(), targets, reduction="none")
+
+
+def focal_loss(logits: torch.Tensor, targets: torch.Tensor, gamma: float) -> torch.Tensor:
+    """ℓ = −(1 − p_y)^γ log p_y (α = 1)."""
+    log_p = F.log_softmax(logits.float(), dim=1).gather(1, targets[:, None]).squeeze(1)
+    return -((1.0 - log_p.exp()).clamp_min(0.0) ** gamma) * log_p
+
+
+def balanced_softmax_loss(
+    logits: torch.Tensor, targets: torch.Tensor, log_counts: torch.Tensor
+) -> torch.Tensor:
+    """Balanced Softmax: ℓ = CE(z + log n, y); test time uses plain z."""
+    return F.cross_entropy(logits.float() + log_counts, targets, reduction="none")
+
+
+def ldam_margins(counts: torch.Tensor, max_margin: float) -> torch.Tensor:
+    """m_c = K / n_c^{1/4} with K such that max_c m_c = max_margin."""
+    raw = counts.double().pow(-0.25)
+    return (raw * (max_margin / raw.max())).float()
+
+
+def ldam_loss(
+    cosine_logits: torch.Tensor, targets: torch.Tensor, margins: torch.Tensor, scale: float
+) -> torch.Tensor:
+    """ℓ = CE(s · (z − m_y e_y), y): only the true-class cosine is reduced by its margin."""
+    z = cosine_logits.float()
+    shifted = z - F.one_hot(targets, z.shape[1]).to(z.dtype) * margins[targets][:, None]
+    return F.cross_entropy(scale * shifted, targets, reduction="none")
+
+
+def weighted_batch_loss(
+    per_sample: torch.Tensor, targets: torch.Tensor, class_weights: torch.Tensor | None
+) -> torch.Tensor:
+    """(1/B) Σ_i w_{y_i} ℓ_i; plain mean when there are no class weights."""
+    if class_weights is None:
+        return per_sample.mean()
+    return (class_weights[targets] * per_sample).mean()
+
+
+def normalise_to_num_classes(raw: torch.Tensor) -> torch.Tensor:
+    """Scale so Σ_c w_c = C; an all-zero vector becomes uniform instead of 0/0."""
+    total = raw.sum()
+    if not torch.isfinite(total) or total <= 0:
+        return torch.ones_like(raw)
+    return raw * (raw.numel() / total)
+
+
+def class_balanced_weights(counts: torch.Tensor, beta: float) -> torch.Tensor:
+    """Cui et al.: w_c ∝ (1 − β) / (1 − β^{n_c}) (inverse effective number), Σ w = C. β = 0 → uniform."""
+    n = counts.double()
+    effective = -torch.expm1(n * math.log(beta)) / (1.0 - beta) if beta > 0 else torch.ones_like(n)
+    return normalise_to_num_classes(1.0 / effective).float()
+
+
+def cdb_tau(val_acc: torch.Tensor, tau: str | float) -> torch.Tensor:
+    """CDB τ: fixed, ``dynamic`` = 2σ(b − 1) or ``dynamic_code`` = σ(b), with b = max a / (min a + 0.01)."""
+    if not isinstance(tau, str):
+        return torch.tensor(float(tau), dtype=torch.float64, device=val_acc.device)
+    a = val_acc.double()
+    b = a.max() / (a.min() + CDB_ACC_EPS)
+    if tau == "dynamic":
+        return 2.0 * torch.sigmoid(b - 1.0)
+    if tau == "dynamic_code":
+        return torch.sigmoid(b)
+    raise ValueError(f"unknown CDB tau {tau!r}")
+
+
+def cdb_weights(val_acc: torch.Tensor, tau: str | float) -> torch.Tensor:
+    """CDB-CE: w_c ∝ (1 − a_c)^τ, Σ w = C (spec §3.4)."""
+    difficulty = (1.0 - val_acc.double()).clamp_min(0.0)
+    return normalise_to_num_classes(difficulty.pow(cdb_tau(val_acc, tau))).float()
+
+
+def drw_start_epoch(config: TrainConfig) -> int:
+    """0-based epoch from which LDAM-DRW switches on its CB weights (160 of 200 with frac 0.8)."""
+    return math.floor(config.drw_start_frac * config.epochs + 1e-9)
+
+
+@dataclass(frozen=True)
+class LossRule:
+    """A method's base loss and its (non-learned) class-weight rule."""
+
+    config: TrainConfig
+    counts: torch.Tensor  # (C,) train images per class, on the training device
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.counts.numel())
+
+    @property
+    def uses_cosine_head(self) -> bool:
+        return self.config.method == "ldam-drw"
+
+    def per_sample_loss(self) -> PerSampleLoss:
+        method = self.config.method
+        if method in ("ce", "cb", "cdb", "dnet"):
+            return cross_entropy
+        if method == "focal":
+            gamma = self.config.focal_gamma
+            return lambda z, y: focal_loss(z, y, gamma)
+        if method in ("bsce", "dnet-bsce"):
+            log_counts = self.counts.float().log()
+            return lambda z, y: balanced_softmax_loss(z, y, log_counts)
+        if method == "ldam-drw":
+            margins = ldam_margins(self.counts, self.config.ldam_max_margin)
+            scale = self.config.ldam_s
+            return lambda z, y: ldam_loss(z, y, margins, scale)
+        raise ValueError(f"unknown method {method!r}")
+
+    def class_weights(self, epoch_index: int, prev_val_acc: torch.Tensor | None) -> torch.Tensor:
+        """Effective per-class weights for a 0-based epoch; ``prev_val_acc`` is the last measured a (or None).
+
+        DNet methods return uniform weights here: their weights come from the Difficulty-Net.
+        """
+        method = self.config.method
+        ones = torch.ones(self.num_classes, device=self.counts.device)
+        if method == "cb":
+            return class_balanced_weights(self.counts, self.config.cb_beta)
+        if method == "cdb":
+            return ones if prev_val_acc is None else cdb_weights(prev_val_acc, self.config.cdb_tau)
+        if method == "ldam-drw" and epoch_index >= drw_start_epoch(self.config):
+            return class_balanced_weights(self.counts, self.config.cb_beta)
+        return ones
+
+    def is_weighted(self, epoch_index: int) -> bool:
+        method = self.config.method
+        if method in ("cb", "cdb", "dnet", "dnet-bsce"):
+            return True
+        return method == "ldam-drw" and epoch_index >= drw_start_epoch(self.config)

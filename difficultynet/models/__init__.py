@@ -1,0 +1,46 @@
+"""Model registry: a name from ``config.MODELS`` selects a builder."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from difficultynet.models.base import FeatureClassifier, NormedLinear
+from difficultynet.models.resnet_cifar import cifar_resnet
+from difficultynet.models.torchvision_resnets import resnet18_adapted, resnet50_adapted
+
+ModelBuilder = Callable[..., FeatureClassifier]
+
+
+def _cifar(depth: int) -> ModelBuilder:
+    def build(
+        num_classes: int, in_channels: int, image_size: int, *, cosine_head: bool = False
+    ) -> FeatureClassifier:
+        del image_size  # global pooling makes the CIFAR ResNets size-agnostic
+        return cifar_resnet(depth, num_classes, in_channels, cosine_head=cosine_head)
+
+    return build
+
+
+MODEL_BUILDERS: dict[str, ModelBuilder] = {
+    "resnet8": _cifar(8),
+    "resnet20": _cifar(20),
+    "resnet32": _cifar(32),
+    "resnet18": resnet18_adapted,
+    "resnet50": resnet50_adapted,
+}
+
+
+def create_model(
+    name: str, num_classes: int, in_channels: int, image_size: int, *, cosine_head: bool = False
+) -> FeatureClassifier:
+    """Build a freshly initialised classifier (uses the global torch RNG: seed it first)."""
+    try:
+        builder = MODEL_BUILDERS[name]
+    except KeyError:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODEL_BUILDERS)}") from None
+    if num_classes < 2:
+        raise ValueError("a classifier needs at least 2 classes")
+    return builder(num_classes, in_channels, image_size, cosine_head=cosine_head)
+
+
+__all__ = ["MODEL_BUILDERS", "FeatureClassifier", "NormedLinear", "create_model"]
