@@ -39,6 +39,11 @@ def weights_key(run_id: str) -> str:
     return f"{KEY_PREFIX}:runs:{run_id}:weights"
 
 
+def lease_key(run_id: str) -> str:
+    """Owner token of the worker training the run; expires unless heartbeated (crash recovery)."""
+    return f"{KEY_PREFIX}:runs:{run_id}:lease"
+
+
 def dataset_key(dataset_id: str) -> str:
     """JSON document describing an uploaded dataset (report, manifest path, data root)."""
     return f"{KEY_PREFIX}:datasets:{dataset_id}"
