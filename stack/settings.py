@@ -10,7 +10,7 @@ import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LOOPBACK_NAMES = frozenset({"localhost", "ip6-localhost", "ip6-loopback"})
@@ -47,6 +47,14 @@ class StackSettings(BaseSettings):
     )
     startup_timeout_s: float = Field(180.0, gt=0, description="how long to wait for every service to be up")
     stop_grace_s: float = Field(10.0, gt=0, description="SIGTERM → SIGKILL grace period on shutdown")
+
+    @field_validator("api_token")
+    @classmethod
+    def _blank_token_is_none(cls, value: SecretStr | None) -> SecretStr | None:
+        # `DNET_API_TOKEN=` in a .env file means "no token", as in the other services' settings.
+        if value is not None and not value.get_secret_value().strip():
+            return None
+        return value
 
     def paths(self) -> StackPaths:
         var_dir = self.var_dir.expanduser().resolve()
