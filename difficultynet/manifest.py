@@ -489,6 +489,8 @@ def _build(raw: bytes, data_root: Path, opts: _Options) -> tuple[ManifestReport,
     labels = [label_index[row.label] for row in rows]
     splits = [row.split for row in rows]
     meta = _split_rows(labels, splits, class_names, opts.meta_per_class, opts.seed) if class_names else None
+    if meta is not None and rows and not meta.meta_indices:
+        problems.add(None, "split", "no val rows, and no class has 2 train images to carve a meta set from")
     train_counts = [s.train for s in summaries]
     imbalance = max(train_counts) / min(train_counts) if train_counts and min(train_counts) > 0 else None
     report = ManifestReport(
