@@ -1,0 +1,258 @@
+"""The training loop shared by every method: one epoch at a time, with its complete resumable state.
+
+Hot loop rules: the data stays a uint8 tensor on the training device (augmented there), and losses are
+accumulated on the device, so the only host syncs are the end-of-epoch evaluation and record.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from difficultynet.config import TrainConfig
+from difficultynet.data.augment import augment
+from difficultynet.data.batches import EpochBatches, MetaBatches, seeded_generator
+from difficultynet.data.splits import TensorSplits
+from difficultynet.device import amp_dtype, autocast
+from difficultynet.errors import RunCancelled
+from difficultynet.losses import LossRule, weighted_batch_loss
+from difficultynet.meta import DifficultyNetLearner, commit_buffers
+from difficultynet.metrics import ClassAccuracy, class_correct_counts, to_class_accuracy
+from difficultynet.models import FeatureClassifier, create_model
+from difficultynet.records import ClassColumns, EpochRecord, clean_float, group_of
+from difficultynet.schedule import make_scheduler
+
+logger = logging.getLogger(__name__)
+
+EVAL_BATCH_SIZE = 1000
+StopCheck = Callable[[], bool]
+
+
+class _EpochTotals:
+    """Per-epoch sums kept as device tensors (no ``.item()`` per step)."""
+
+    def __init__(self, device: torch.device) -> None:
+        zero = torch.zeros((), device=device)
+        self.loss, self.driver, self.meta = zero.clone(), zero.clone(), zero.clone()
+        self.steps = self.meta_updates = self.meta_ce_updates = 0
+
+    def mean_or_none(self, total: torch.Tensor, count: int) -> float | None:
+        return clean_float(total.item() / count) if count else None
+
+
+class Trainer:
+    """Model, optimiser, schedule, optional Difficulty-Net and the epoch counter of one run."""
+
+    def __init__(self, config: TrainConfig, splits: TensorSplits, device: torch.device, run_id: str) -> None:
+        self.config = config
+        self.splits = splits.to(device)
+        self.device = device
+        self.run_id = run_id
+        self.num_classes = splits.num_classes
+        self.rule = LossRule(config, torch.tensor(splits.train_counts, device=device))
+        self.loss_fn = self.rule.per_sample_loss()
+        self.groups = [group_of(n) for n in splits.train_counts]
+        with torch.random.fork_rng(devices=[]):  # seeded init without disturbing the caller's global RNG
+            torch.manual_seed(config.seed)
+            self.model: FeatureClassifier = create_model(
+                config.model,
+                self.num_classes,
+                splits.channels,
+                splits.image_size,
+                cosine_head=self.rule.uses_cosine_head,
+            ).to(device)
+            self.learner = (
+                DifficultyNetLearner(self.num_classes, config.dnet, device) if config.is_dnet else None
+            )
+        self.channels_last = device.type == "cuda"
+        if self.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.optimizer = torch.optim.SGD(
+            self.model.parameters(),
+            lr=config.lr,
+            momentum=config.momentum,
+            weight_decay=config.weight_decay,
+            foreach=device.type == "cuda",
+        )
+        self.batches = EpochBatches(
+            len(self.splits.train_y), config.batch_size, seed=config.seed, device=device
+        )
+        self.steps_per_epoch = len(self.batches)
+        self.scheduler = make_scheduler(self.optimizer, self.steps_per_epoch, config)
+        self.amp_dtype = amp_dtype(device, config.amp)
+        self.scaler = torch.amp.GradScaler(device.type, enabled=self.amp_dtype == torch.float16)
+        self.meta_batches = MetaBatches(
+            len(self.splits.meta_y), config.dnet.meta_batch_size, seed=config.seed, device=device
+        )
+        self.epoch = 0  # completed epochs
+        self.global_step = 0
+        self.elapsed_s = 0.0
+        self.prev_val_acc: torch.Tensor | None = None  # a of the last finished epoch (CDB's input)
+        self.records: list[EpochRecord] = []
+        self.weights_input = torch.zeros(self.num_classes, device=device)  # DNet input behind the last record
+
+    # ------------------------------------------------------------------ data
+    def _prepare(self, x_uint8: torch.Tensor) -> torch.Tensor:
+        x = self.splits.normalize(x_uint8)
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
+    def _meta_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = next(self.meta_batches)
+        return self._prepare(self.splits.meta_x[idx]), self.splits.meta_y[idx]
+
+    # ------------------------------------------------------------------ training
+    def train_epoch(
+        self, should_stop: StopCheck | None = None, on_batch: Callable[[], None] | None = None
+    ) -> EpochRecord:
+        """Train one epoch, evaluate, and return (and keep) its record."""
+        started = time.perf_counter()
+        epoch = self.epoch
+        self.model.train()
+        weights = None if self.learner else self.rule.class_weights(epoch, self.prev_val_acc)
+        use_weights = weights if self.rule.is_weighted(epoch) else None
+        aug_generator = seeded_generator(self.config.seed, "augment", epoch, device=self.device)
+        totals = _EpochTotals(self.device)
+        lr = self.config.lr
+        for batch_index, idx in enumerate(self.batches.epoch(epoch)):
+            x = self._prepare(augment(self.splits.train_x[idx], aug_generator))
+            y = self.splits.train_y[idx]
+            lr = self.optimizer.param_groups[0]["lr"]
+            buffers = None
+            with autocast(self.device, self.amp_dtype):
+                if self.learner is None:
+                    loss = weighted_batch_loss(self.loss_fn(self.model(x), y), y, use_weights)
+                else:
+                    do_meta = self.global_step % self.config.dnet.meta_every == 0
+                    step = self.learner.training_step(
+                        self.model, self.loss_fn, x, y, meta_batch=self._meta_batch, lr=lr, do_meta=do_meta
+                    )
+                    loss, buffers = step.loss, step.buffers
+                    if step.stats is not None:
+                        totals.driver += step.stats.driver_loss
+                        totals.meta_updates += 1
+                        if step.stats.meta_loss is not None:
+                            totals.meta += step.stats.meta_loss
+                            totals.meta_ce_updates += 1
+            self.optimizer.zero_grad(set_to_none=True)
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            if buffers is not None:
+                commit_buffers(self.model, buffers)
+            self.scheduler.step()
+            self.global_step += 1
+            totals.loss += loss.detach().float()
+            totals.steps += 1
+            if on_batch is not None:
+                on_batch()
+            if should_stop is not None and should_stop():
+                raise RunCancelled(f"run cancelled during epoch {epoch + 1} (after batch {batch_index + 1})")
+        record = self._finish_epoch(totals, weights, lr, started)
+        self.records.append(record)
+        self.epoch += 1
+        return record
+
+    # ------------------------------------------------------------------ evaluation
+    def evaluate(self, images: torch.Tensor, labels: torch.Tensor) -> ClassAccuracy:
+        self.model.eval()
+        with autocast(self.device, self.amp_dtype):
+            correct, total = class_correct_counts(
+                self.model, images, labels, self.num_classes, self._prepare, EVAL_BATCH_SIZE
+            )
+        return to_class_accuracy(correct, total)
+
+    def _finish_epoch(
+        self, totals: _EpochTotals, weights: torch.Tensor | None, lr: float, started: float
+    ) -> EpochRecord:
+        val = self.evaluate(self.splits.meta_x, self.splits.meta_y)
+        test = self.evaluate(self.splits.eval_x, self.splits.eval_y)
+        val_acc = torch.tensor(val.acc, device=self.device)
+        if self.learner is not None:
+            # The weights in effect at the end of this epoch: D_φ(a of the previous epoch), final φ.
+            self.weights_input = self.learner.accuracy.clone()
+            difficulty = self.learner.difficulties().cpu().tolist()
+            weight = self.learner.weights().cpu().tolist()
+            self.learner.set_accuracy(val_acc)  # refreshed at epoch end (spec §1.2)
+        else:
+            difficulty = [1.0 - a for a in val.acc]
+            assert weights is not None
+            weight = weights.cpu().tolist()
+        self.prev_val_acc = val_acc
+        epoch_time = time.perf_counter() - started
+        self.elapsed_s += epoch_time
+        groups = test.group_means(self.groups)
+        splits = self.splits
+        return EpochRecord(
+            run_id=self.run_id,
+            epoch=self.epoch + 1,
+            epochs_total=self.config.epochs,
+            method=self.config.method,
+            elapsed_s=clean_float(self.elapsed_s, 3),
+            epoch_time_s=clean_float(epoch_time, 3),
+            train_loss=clean_float(totals.loss.item() / max(totals.steps, 1)),
+            lr=clean_float(lr, 8),
+            top1=clean_float(test.top1),
+            balanced_acc=clean_float(test.balanced),
+            many_acc=None if groups["many"] is None else clean_float(groups["many"]),
+            medium_acc=None if groups["medium"] is None else clean_float(groups["medium"]),
+            few_acc=None if groups["few"] is None else clean_float(groups["few"]),
+            eval_split=splits.eval_split,
+            driver_loss=totals.mean_or_none(totals.driver, totals.meta_updates),
+            meta_loss=totals.mean_or_none(totals.meta, totals.meta_ce_updates),
+            classes=ClassColumns(
+                index=list(range(self.num_classes)),
+                name=list(splits.class_names),
+                train_count=list(splits.train_counts),
+                group=self.groups,
+                difficulty=[clean_float(d) for d in difficulty],
+                weight=[clean_float(w) for w in weight],
+                val_acc=[clean_float(a) for a in val.acc],
+                test_acc=[clean_float(a) for a in test.acc],
+            ),
+        )
+
+    # ------------------------------------------------------------------ state
+    def dnet_export_state(self) -> dict[str, Any] | None:
+        """MLP state plus the accuracy input that reproduces the last record's weights."""
+        if self.learner is None:
+            return None
+        state = self.learner.export_state()
+        state["accuracy_input"] = self.weights_input.double().cpu().tolist()
+        return state
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "epoch": self.epoch,
+            "global_step": self.global_step,
+            "elapsed_s": self.elapsed_s,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "learner": None if self.learner is None else self.learner.state_dict(),
+            "prev_val_acc": None if self.prev_val_acc is None else self.prev_val_acc.cpu(),
+            "meta_batches": self.meta_batches.state_dict(),
+            "weights_input": self.weights_input.cpu(),
+            "records": [r.model_dump_json() for r in self.records],
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.epoch = int(state["epoch"])
+        self.global_step = int(state["global_step"])
+        self.elapsed_s = float(state["elapsed_s"])
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        if state["scaler"]:
+            self.scaler.load_state_dict(state["scaler"])
+        if self.learner is not None:
+            self.learner.load_state_dict(state["learner"])
+        prev = state["prev_val_acc"]
+        self.prev_val_acc = None if prev is None else prev.to(self.device)
+        self.meta_batches.load_state_dict(state["meta_batches"])
+        self.weights_input = state["weights_input"].to(self.device)
+        self.records = [EpochRecord.model_validate_json(r) for r in state["records"]]
