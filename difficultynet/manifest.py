@@ -156,7 +156,11 @@ def _decode(raw: bytes, problems: _Problems) -> str | None:
 
 
 def _parse_rows(text: str, classes: Sequence[str] | None, max_rows: int, problems: _Problems) -> list[_Row]:
-    """Parse the CSV into rows whose path/label/split cells are well-formed (paths not checked yet)."""
+    """Parse the CSV into rows whose path/label/split cells are well-formed (paths not checked yet).
+
+    Returns no rows when the file cannot be read to the end (malformed CSV, too many rows): a partial
+    file would only add misleading class-level errors and needless file checks.
+    """
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     allowed = set(classes) if classes is not None else None
     rows: list[_Row] = []
@@ -178,13 +182,13 @@ def _parse_rows(text: str, classes: Sequence[str] | None, max_rows: int, problem
             data_rows += 1
             if data_rows > max_rows:
                 problems.add(line, None, f"manifest has more than {max_rows} data rows; stopped reading")
-                break
+                return []
             row = _parse_record(record, line, header, columns or {}, allowed, problems)
             if row is not None:
                 rows.append(row)
     except csv.Error as exc:
         problems.add(reader.line_num or None, None, f"malformed CSV: {exc}")
-        return rows
+        return []
     if header is None:
         problems.add(None, None, "manifest is empty (expected a header line 'path,label[,split]')")
     elif data_rows == 0:
