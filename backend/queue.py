@@ -1,0 +1,57 @@
+"""Celery *client*: sends ``worker.train`` by name on queue ``gpu``; never imports the worker package.
+
+All methods block (kombu is synchronous); the API calls them through a threadpool.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Celery
+
+from backend.settings import Settings
+from difficultynet.protocol import QUEUE_GPU, TASK_TRAIN
+
+logger = logging.getLogger(__name__)
+
+
+class TaskQueue:
+    def __init__(self, settings: Settings) -> None:
+        self.app = Celery(
+            "dnet-api", broker=settings.redis_url, backend=settings.redis_url, set_as_current=False
+        )
+        self.app.conf.update(
+            task_serializer="json",
+            accept_content=["json"],
+            result_serializer="json",
+            # Must match the workers': kombu reads it on both ends of the Redis transport.
+            broker_transport_options={"visibility_timeout": settings.visibility_timeout_s},
+            broker_connection_timeout=2.0,
+            broker_connection_retry_on_startup=False,
+            task_publish_retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5},
+        )
+        self._health_timeout_s = settings.health_timeout_s
+
+    def submit_training(
+        self, run_id: str, config: dict[str, Any], manifest_path: str, data_root: str
+    ) -> None:
+        """Enqueue a run; the run id doubles as the task id so revoke and result lookups need no mapping."""
+        self.app.send_task(
+            TASK_TRAIN,
+            args=[run_id, config, manifest_path, data_root],
+            task_id=run_id,
+            queue=QUEUE_GPU,
+        )
+
+    def revoke(self, task_id: str) -> None:
+        """Tell workers to discard a queued task (the worker also skips runs that are already terminal)."""
+        self.app.control.revoke(task_id)
+
+    def ping_workers(self) -> list[str]:
+        """Names of the workers that answered within the health timeout."""
+        replies = self.app.control.inspect(timeout=self._health_timeout_s).ping() or {}
+        return sorted(replies)
+
+    def close(self) -> None:
+        self.app.close()

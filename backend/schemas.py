@@ -1,0 +1,125 @@
+"""Request and response models of the HTTP API (the OpenAPI schema is generated from these)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.fields import FieldInfo
+
+from difficultynet.config import DNetConfig, MetaMode, Method, ModelName, TrainConfig
+from difficultynet.manifest import ClassSummary, RowError
+from difficultynet.protocol import RunStatus
+from difficultynet.records import EpochRecord
+
+DATASET_ID_PATTERN = r"^[0-9a-f]{16}$"
+RUN_ID_PATTERN = r"^[0-9a-f]{32}$"
+DatasetId = Annotated[str, Field(pattern=DATASET_ID_PATTERN, description="16 hex digits")]
+RunId = Annotated[str, Field(pattern=RUN_ID_PATTERN, description="32 hex digits")]
+
+_TRAIN = TrainConfig.model_fields
+_DNET = DNetConfig.model_fields
+
+
+def _same_as(field: FieldInfo) -> Any:
+    """Reuse a TrainConfig field (default, range, description) so the request schema cannot drift."""
+    return field
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx/5xx response: a readable summary plus located problems (manifest line, field)."""
+
+    detail: str
+    errors: list[RowError] = Field(default_factory=list)
+
+
+class DatasetRead(BaseModel):
+    id: DatasetId
+    name: str = Field(description="uploaded file name")
+    kind: Literal["csv", "zip"]
+    created_at: datetime
+    manifest_sha256: str
+    num_rows: int
+    num_classes: int
+    classes: list[ClassSummary] = Field(description="class histogram: counts per split and group")
+    split_counts: dict[str, int]
+    imbalance_factor: float | None
+    group_counts: dict[str, int]
+    meta_source: Literal["val", "carved"]
+    eval_split: Literal["test", "val"]
+    notes: list[str]
+
+
+class DatasetList(BaseModel):
+    datasets: list[DatasetRead]
+    total: int
+
+
+class RunCreate(BaseModel):
+    """A training request. Ranges and defaults are TrainConfig's own; the whole config is re-validated."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dataset_id: DatasetId
+    method: Method = _same_as(_TRAIN["method"])
+    model: ModelName = _same_as(_TRAIN["model"])
+    epochs: int = _same_as(_TRAIN["epochs"])
+    batch_size: int = _same_as(_TRAIN["batch_size"])
+    lr: float = _same_as(_TRAIN["lr"])
+    seed: int = _same_as(_TRAIN["seed"])
+    meta_mode: MetaMode = _same_as(_DNET["meta_mode"])
+    meta_every: int = _same_as(_DNET["meta_every"])
+    device: str = Field("auto", max_length=32, description="'auto', 'cpu', 'cuda' or 'cuda:<index>'")
+    baseline_run_id: RunId | None = Field(None, description="run to compare against in the dashboard")
+    dnet_lr: float | None = Field(None, gt=0, le=1.0, description="Difficulty-Net learning rate")
+    num_threads: int | None = _same_as(_TRAIN["num_threads"])
+    image_size: int = _same_as(_TRAIN["image_size"])
+
+
+class RunRead(BaseModel):
+    id: RunId
+    status: RunStatus
+    dataset_id: str
+    baseline_run_id: str | None = None
+    config: TrainConfig
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    epoch: int = Field(0, description="last finished epoch")
+    epochs_total: int
+    progress: float = Field(ge=0, le=1, description="epoch / epochs_total")
+    elapsed_s: float | None = Field(None, description="training wall time up to the last finished epoch")
+    eta_s: float | None = Field(None, description="estimated seconds left, from the mean epoch time")
+    top1: float | None = Field(None, description="top-1 accuracy of the last finished epoch")
+    balanced_acc: float | None = None
+    error: str | None = None
+    worker: str | None = Field(None, description="Celery worker host and process that ran it last")
+    device: str | None = Field(None, description="device the worker trained on (e.g. cpu, cuda:0)")
+    attempt: int = Field(0, description="times a worker started it (>1 after crash recovery)")
+    cancel_requested: bool = False
+
+
+class RunList(BaseModel):
+    runs: list[RunRead]
+    total: int = Field(description="runs matching the filters, before limit/offset")
+
+
+class EpochPage(BaseModel):
+    """Epoch records after the requested epoch, for polling clients."""
+
+    run_id: RunId
+    status: RunStatus
+    epochs_total: int
+    last_epoch: int = Field(description="highest epoch in this page, or `after` when it is empty")
+    records: list[EpochRecord]
+
+
+class HealthRead(BaseModel):
+    status: Literal["ok", "degraded", "down"] = Field(
+        description="ok: Redis and ≥1 worker; degraded: no worker answered; down: Redis unreachable"
+    )
+    redis: bool
+    redis_error: str | None = None
+    workers: list[str] = Field(description="Celery workers that answered a ping")
+    versions: dict[str, str]

@@ -1,0 +1,203 @@
+"""Dataset uploads: a manifest CSV over files already under the data root, or a zip bundle.
+
+Ids are content addresses, so uploading the same thing twice returns the existing dataset:
+CSV → sha256(manifest bytes, resolved base folder); zip → sha256(archive bytes).
+Validation (which opens every image) and all file work run in a worker thread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import IO, Literal
+
+from starlette.concurrency import run_in_threadpool
+
+from backend.errors import Conflict, NotFound, Unprocessable, field_error
+from backend.services import zipbundle
+from backend.settings import Settings
+from backend.store import Store, StoredDataset
+from difficultynet.manifest import ManifestReport, validate_manifest
+
+logger = logging.getLogger(__name__)
+
+ID_LENGTH = 16
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+_CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    dataset: StoredDataset
+    created: bool
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A validated upload whose files are in their final place, not yet recorded in Redis."""
+
+    kind: Literal["csv", "zip"]
+    manifest_path: Path
+    data_root: Path
+    report: ManifestReport
+
+
+def _content_id(*parts: bytes) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.hexdigest()[:ID_LENGTH]
+
+
+def _file_sha256(file: IO[bytes]) -> bytes:
+    file.seek(0)
+    digest = hashlib.sha256()
+    while chunk := file.read(_CHUNK):
+        digest.update(chunk)
+    file.seek(0)
+    return digest.digest()
+
+
+def _display_name(filename: str | None) -> str:
+    name = PurePosixPath((filename or "upload").replace("\\", "/")).name
+    return "".join(ch for ch in name if ch.isprintable())[:200] or "upload"
+
+
+def _invalid_manifest(report: ManifestReport) -> Unprocessable:
+    first = report.errors[0] if report.errors else None
+    where = f" (line {first.row}, column {first.column}): {first.reason}" if first else ""
+    return Unprocessable(f"manifest has {report.errors_total} error(s){where}", report.errors)
+
+
+class DatasetService:
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+
+    # -- queries ------------------------------------------------------------------------------------
+
+    async def get(self, dataset_id: str) -> StoredDataset:
+        dataset = await self.store.get_dataset(dataset_id)
+        if dataset is None:
+            raise NotFound("dataset", dataset_id)
+        return dataset
+
+    async def all(self) -> list[StoredDataset]:
+        return await self.store.list_datasets()
+
+    async def delete(self, dataset_id: str) -> None:
+        await self.get(dataset_id)
+        users = [run.id for run in await self.store.active_runs() if run.dataset_id == dataset_id]
+        if users:
+            raise Conflict(
+                f"dataset is used by {len(users)} queued or running run(s): {', '.join(users[:5])}"
+            )
+        await self.store.delete_dataset(dataset_id)
+        await run_in_threadpool(zipbundle.remove_tree, self._folder(dataset_id))
+
+    # -- upload -------------------------------------------------------------------------------------
+
+    async def upload(self, filename: str | None, file: IO[bytes], base: str) -> UploadResult:
+        head = await run_in_threadpool(_peek, file)
+        is_zip = (filename or "").lower().endswith(".zip") or head.startswith(ZIP_MAGIC)
+        if is_zip:
+            dataset_id = _content_id(b"zip", await run_in_threadpool(_file_sha256, file))
+        else:
+            raw = await run_in_threadpool(_read_all, file)
+            base_dir = self._base_dir(base)
+            dataset_id = _content_id(b"csv", raw, str(base_dir).encode())
+        existing = await self.store.get_dataset(dataset_id)
+        if existing is not None:
+            return UploadResult(existing, created=False)
+        if is_zip:
+            prepared = await run_in_threadpool(self._prepare_zip, dataset_id, file)
+        else:
+            prepared = await run_in_threadpool(self._prepare_csv, dataset_id, raw, base_dir)
+        dataset = StoredDataset(
+            id=dataset_id,
+            name=_display_name(filename),
+            kind=prepared.kind,
+            created_at=time.time(),
+            manifest_path=str(prepared.manifest_path),
+            data_root=str(prepared.data_root),
+            report=prepared.report,
+        )
+        if await self.store.add_dataset(dataset):
+            logger.info("dataset %s stored (%s, %d rows)", dataset_id, dataset.kind, prepared.report.num_rows)
+            return UploadResult(dataset, created=True)
+        # A concurrent identical upload won the race; its record describes the same files.
+        return UploadResult(await self.get(dataset_id), created=False)
+
+    def _folder(self, dataset_id: str) -> Path:
+        return self.settings.uploads_dir / dataset_id
+
+    def _base_dir(self, base: str) -> Path:
+        """The folder manifest paths are relative to: ``base`` under the data root (symlinks resolved)."""
+        root = self.settings.data_root.resolve()
+        if base.startswith(("/", "\\")) or "\x00" in base:
+            raise field_error("base", "must be a folder relative to the data root")
+        folder = (root / base).resolve()
+        if not folder.is_relative_to(root):
+            raise field_error("base", "must stay inside the data root")
+        if not folder.is_dir():
+            raise field_error("base", f"folder {base!r} does not exist under the data root")
+        return folder
+
+    def _prepare_csv(self, dataset_id: str, raw: bytes, base_dir: Path) -> _Prepared:
+        report = validate_manifest(raw, base_dir, max_rows=self.settings.max_manifest_rows)
+        if not report.ok:
+            raise _invalid_manifest(report)
+        folder = self._folder(dataset_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        manifest_path = folder / "manifest.csv"
+        partial = folder / f".manifest-{uuid.uuid4().hex}.tmp"
+        partial.write_bytes(raw)
+        os.replace(partial, manifest_path)  # atomic: readers never see half a manifest
+        return _Prepared("csv", manifest_path, base_dir, report)
+
+    def _prepare_zip(self, dataset_id: str, file: IO[bytes]) -> _Prepared:
+        limits = zipbundle.BundleLimits(self.settings.max_zip_files, self.settings.max_unzipped_bytes)
+        self.settings.uploads_dir.mkdir(parents=True, exist_ok=True)
+        # Unpack beside the final folder (same filesystem) so publishing it is one atomic rename.
+        staging = self.settings.uploads_dir / f".incoming-{uuid.uuid4().hex}"
+        staging.mkdir()
+        try:
+            with zipbundle.open_archive(file) as archive:
+                members = zipbundle.vet_members(archive, limits)
+                manifest_rel = zipbundle.find_manifest(members)
+                zipbundle.extract_members(archive, members, staging, limits)
+            staged_manifest = staging / manifest_rel
+            report = validate_manifest(
+                staged_manifest, staged_manifest.parent, max_rows=self.settings.max_manifest_rows
+            )
+            if not report.ok:
+                raise _invalid_manifest(report)
+            final = self._folder(dataset_id)
+            try:
+                staging.rename(final)
+            except OSError:
+                if not (final / manifest_rel).is_file():
+                    raise
+                # Same content id published concurrently: identical files are already in place.
+            manifest_path = final / manifest_rel
+            return _Prepared("zip", manifest_path, manifest_path.parent, report)
+        finally:
+            zipbundle.remove_tree(staging)
+
+
+def _peek(file: IO[bytes]) -> bytes:
+    file.seek(0)
+    head = file.read(4)
+    file.seek(0)
+    return head
+
+
+def _read_all(file: IO[bytes]) -> bytes:
+    file.seek(0)
+    return file.read()

@@ -1,0 +1,216 @@
+"""Run lifecycle on the API side: validate and enqueue, read progress, cancel, delete.
+
+Status transitions owned here: (new) → queued, queued → cancelled, queued → failed (enqueue failed).
+Workers own queued → running → succeeded | failed | cancelled (see ``worker/tasks.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from backend.errors import ApiError, Conflict, NotFound, Unprocessable, field_error, pydantic_errors
+from backend.queue import TaskQueue
+from backend.schemas import RunCreate, RunRead
+from backend.settings import Settings
+from backend.store import ACTIVE_STATUSES, RunHash, Store
+from difficultynet.config import TrainConfig
+
+logger = logging.getLogger(__name__)
+
+# TrainConfig locations → the RunCreate field a client sent.
+_FIELD_FOR_LOC = {"dnet.meta_mode": "meta_mode", "dnet.meta_every": "meta_every", "dnet.lr": "dnet_lr"}
+
+
+def train_config(body: RunCreate) -> TrainConfig:
+    """The full TrainConfig for a request; its own validators have the last word (422 on failure)."""
+    dnet: dict[str, Any] = {"meta_mode": body.meta_mode, "meta_every": body.meta_every}
+    if body.dnet_lr is not None:
+        dnet["lr"] = body.dnet_lr
+    fields = body.model_dump(include={"method", "model", "epochs", "batch_size", "lr", "seed", "device"})
+    fields.update(num_threads=body.num_threads, image_size=body.image_size, dnet=dnet)
+    try:
+        return TrainConfig.model_validate(fields)
+    except ValidationError as exc:
+        errors = pydantic_errors(exc.errors())
+        for error in errors:
+            error.column = _FIELD_FOR_LOC.get(error.column or "", error.column)
+        raise Unprocessable("invalid training configuration", errors) from exc
+
+
+def _timestamp(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+def to_read(run: RunHash, *, cancel_requested: bool, now: float | None = None) -> RunRead:
+    now = time.time() if now is None else now
+    eta: float | None = None
+    if run.status == "running" and run.epoch > 0 and run.elapsed_s is not None:
+        per_epoch = run.elapsed_s / run.epoch
+        since_last = max(0.0, now - run.epoch_at) if run.epoch_at is not None else 0.0
+        eta = max(0.0, per_epoch * (run.epochs_total - run.epoch) - since_last)
+    return RunRead(
+        id=run.id,
+        status=run.status,
+        dataset_id=run.dataset_id,
+        baseline_run_id=run.baseline_run_id,
+        config=TrainConfig.model_validate_json(run.config),
+        created_at=datetime.fromtimestamp(run.created_at, UTC),
+        started_at=_timestamp(run.started_at),
+        finished_at=_timestamp(run.finished_at),
+        epoch=run.epoch,
+        epochs_total=run.epochs_total,
+        progress=min(1.0, run.epoch / run.epochs_total) if run.epochs_total else 0.0,
+        elapsed_s=run.elapsed_s,
+        eta_s=eta,
+        top1=run.top1,
+        balanced_acc=run.balanced_acc,
+        error=run.error,
+        worker=run.worker,
+        device=run.device,
+        attempt=run.attempt,
+        cancel_requested=cancel_requested and not run.is_terminal,
+    )
+
+
+class RunService:
+    def __init__(self, settings: Settings, store: Store, queue: TaskQueue) -> None:
+        self.settings = settings
+        self.store = store
+        self.queue = queue
+        # Serialises "count active runs, then create one" within this API process.
+        self._admission = asyncio.Lock()
+
+    async def get(self, run_id: str) -> RunHash:
+        run = await self.store.get_run(run_id)
+        if run is None:
+            raise NotFound("run", run_id)
+        return run
+
+    async def read(self, run_id: str) -> RunRead:
+        run = await self.get(run_id)
+        return to_read(run, cancel_requested=await self.store.cancel_requested(run_id))
+
+    async def page(
+        self, *, dataset_id: str | None, status: str | None, limit: int, offset: int
+    ) -> tuple[list[RunRead], int]:
+        runs = await self.store.get_runs(await self.store.run_ids())
+        matching = [
+            run
+            for run in runs
+            if (dataset_id is None or run.dataset_id == dataset_id)
+            and (status is None or run.status == status)
+        ]
+        page = matching[offset : offset + limit]
+        now = time.time()
+        return [to_read(run, cancel_requested=False, now=now) for run in page], len(matching)
+
+    async def create(self, body: RunCreate) -> RunRead:
+        if body.epochs > self.settings.max_epochs:
+            raise field_error("epochs", f"this server allows at most {self.settings.max_epochs} epochs")
+        config = train_config(body)
+        dataset = await self.store.get_dataset(body.dataset_id)
+        if dataset is None:
+            raise field_error("dataset_id", f"dataset {body.dataset_id!r} not found")
+        if body.baseline_run_id is not None and await self.store.get_run(body.baseline_run_id) is None:
+            raise field_error("baseline_run_id", f"run {body.baseline_run_id!r} not found")
+        run_id = uuid.uuid4().hex
+        now = time.time()
+        async with self._admission:
+            active = len(await self.store.active_runs())
+            if active >= self.settings.max_active_runs:
+                raise ApiError(
+                    429,
+                    f"{active} runs are queued or running (limit {self.settings.max_active_runs}); "
+                    "wait for one to finish or cancel one",
+                    headers={"Retry-After": "30"},
+                )
+            await self.store.create_run(
+                run_id,
+                {
+                    "status": "queued",
+                    "config": config.model_dump_json(),
+                    "dataset_id": dataset.id,
+                    "baseline_run_id": body.baseline_run_id or "",
+                    "created_at": now,
+                    "epoch": 0,
+                    "epochs_total": config.epochs,
+                    "task_id": run_id,
+                    "manifest_path": dataset.manifest_path,
+                    "data_root": dataset.data_root,
+                    "attempt": 0,
+                },
+            )
+        try:
+            await run_in_threadpool(
+                self.queue.submit_training,
+                run_id,
+                config.model_dump(mode="json"),
+                dataset.manifest_path,
+                dataset.data_root,
+            )
+        except Exception as exc:
+            logger.exception("could not enqueue run %s", run_id)
+            await self.store.transition(
+                run_id,
+                "queued",
+                {"status": "failed", "error": f"could not enqueue: {exc}", "finished_at": now},
+            )
+            raise ApiError(503, "the task broker is unavailable; the run was not queued") from exc
+        logger.info("run %s queued (%s/%s, %d epochs)", run_id, config.method, config.model, config.epochs)
+        return await self.read(run_id)
+
+    async def cancel(self, run_id: str) -> RunRead:
+        """Cooperative: the worker polls the flag every batch. A queued run is cancelled right here."""
+        run = await self.get(run_id)
+        if run.status in ("succeeded", "failed"):
+            raise Conflict(f"run already {run.status}")
+        if run.status == "cancelled":
+            return await self.read(run_id)
+        await self.store.request_cancel(run_id)
+        finished: dict[str, str | float] = {"status": "cancelled", "finished_at": time.time(), "error": ""}
+        if run.status == "queued" and await self.store.transition(run_id, "queued", finished):
+            try:
+                await run_in_threadpool(self.queue.revoke, run.task_id or run_id)
+            except Exception:  # the worker skips terminal runs anyway; revoke only saves it the trip
+                logger.warning("revoke of queued run %s failed", run_id, exc_info=True)
+        return await self.read(run_id)
+
+    async def delete(self, run_id: str) -> None:
+        """Refused while queued or running (cancel first), so a worker never writes to a deleted run."""
+        run = await self.get(run_id)
+        if run.status in ACTIVE_STATUSES:
+            raise Conflict(f"run is {run.status}; cancel it before deleting")
+        await self.store.delete_run(run_id)
+        await run_in_threadpool(shutil.rmtree, self.settings.runs_dir / run_id, True)
+
+    async def epochs(self, run_id: str, after: int, limit: int) -> tuple[RunHash, list[tuple[int, str]]]:
+        run = await self.get(run_id)
+        return run, await self.store.epochs_after(run_id, after, count=limit)
+
+    async def weights(self, run_id: str) -> str:
+        """The latest export from Redis, else the worker's ``weights.json`` on disk; 404 before epoch 1."""
+        await self.get(run_id)
+        doc = await self.store.weights(run_id)
+        if doc is None:
+            path = self.settings.runs_dir / run_id / "weights.json"
+            doc = await run_in_threadpool(_read_text_or_none, path)
+        if doc is None:
+            raise ApiError(404, "no weights yet: the run has not finished an epoch")
+        return doc
+
+
+def _read_text_or_none(path: Any) -> str | None:
+    try:
+        text: str = path.read_text(encoding="utf-8")
+    except OSError:
+        return None
+    return text
