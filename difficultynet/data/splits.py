@@ -115,7 +115,7 @@ def load_splits(
         std=std,
     )
     logger.info(
-        "data: %d train / %d meta (%s) / %d eval (%s) images, %d classes, %dx%d×%d",
+        "data: %d train / %d meta (%s) / %d eval (%s) images, %d classes, %d×%d×%d",
         len(train_y), len(meta_y), split.source, len(eval_y), splits.eval_split,
         splits.num_classes, channels, image_size, image_size,
     )  # fmt: skip
