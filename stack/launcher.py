@@ -104,16 +104,10 @@ def port_free(host: str, port: int) -> bool:
 
 
 def ensure_demo_dataset(demo_dir: Path) -> Path:
-    """Write the built-in demo dataset once (atomically: a half-written folder is never reused)."""
-    existing = sorted(demo_dir.glob("*.csv"))
-    if existing:
-        return existing[0]
+    """Write the built-in demo dataset (idempotent: only missing or changed files are rewritten)."""
     from difficultynet.demo import write_demo_dataset
 
-    staging = demo_dir.with_name(f".{demo_dir.name}.tmp-{os.getpid()}")
-    manifest = write_demo_dataset(staging)
-    staging.replace(demo_dir)
-    return demo_dir / manifest.relative_to(staging)
+    return write_demo_dataset(demo_dir)
 
 
 class Launcher:

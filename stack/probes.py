@@ -61,7 +61,7 @@ def register_dataset(api_url: str, manifest: Path, data_root: Path, token: str |
             response = httpx.post(
                 f"{api_url}/api/datasets",
                 files={"file": (manifest.name, handle, "text/csv")},
-                data={"base_dir": str(manifest.parent.relative_to(data_root))},
+                data={"base": manifest.parent.relative_to(data_root).as_posix()},
                 headers=_headers(token),
                 timeout=UPLOAD_TIMEOUT_S,
             )
