@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Group = Literal["many", "medium", "few"]
 GROUPS: tuple[Group, ...] = ("many", "medium", "few")
-RECORD_SCHEMA = "epoch-record/v1"
+RECORD_SCHEMA: Literal["epoch-record/v1"] = "epoch-record/v1"
 MANY_THRESHOLD = 100  # > 100 train images
 FEW_THRESHOLD = 20  # < 20 train images
 
