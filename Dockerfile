@@ -33,14 +33,15 @@ FROM ${PYTHON_IMAGE} AS runtime
 ARG UID=10001
 RUN groupadd --gid "${UID}" dnet \
     && useradd --uid "${UID}" --gid dnet --create-home --shell /usr/sbin/nologin dnet \
-    && mkdir -p /data/datasets /data/runs \
+    && mkdir -p /data/datasets /data/runs /data/cache \
     && chown -R dnet:dnet /data
 COPY --from=builder /opt/venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     DNET_DATA_ROOT=/data/datasets \
-    DNET_RUNS_DIR=/data/runs
+    DNET_RUNS_DIR=/data/runs \
+    DNET_CACHE_DIR=/data/cache
 USER dnet
 WORKDIR /home/dnet
 EXPOSE 8000 8050

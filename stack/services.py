@@ -82,6 +82,7 @@ def common_env(
         DNET_REDIS_URL=redis_url,
         DNET_DATA_ROOT=str(paths.data_root),
         DNET_RUNS_DIR=str(paths.runs_dir),
+        DNET_CACHE_DIR=str(paths.cache_dir),
         PYTHONUNBUFFERED="1",
     )
     if settings.api_token is not None:

@@ -37,6 +37,7 @@ class StackSettings(BaseSettings):
     var_dir: Path = Field(Path("var"), description="local state: redis data, logs, datasets, runs, pid file")
     data_root: Path | None = Field(None, description="where datasets live (default: <var_dir>/data)")
     runs_dir: Path | None = Field(None, description="checkpoints, metrics, weights (default: <var_dir>/runs)")
+    cache_dir: Path | None = Field(None, description="decoded-image cache of the workers (<var_dir>/cache)")
     api_token: SecretStr | None = Field(None, description="bearer token required by the API when set")
     allow_insecure_bind: bool = Field(False, description="allow a non-loopback --host without an API token")
     host: str = Field("127.0.0.1", description="interface the API and dashboard bind to")
@@ -62,6 +63,7 @@ class StackSettings(BaseSettings):
             var_dir=var_dir,
             data_root=(self.data_root or var_dir / "data").expanduser().resolve(),
             runs_dir=(self.runs_dir or var_dir / "runs").expanduser().resolve(),
+            cache_dir=(self.cache_dir or var_dir / "cache").expanduser().resolve(),
         )
 
 
@@ -72,6 +74,7 @@ class StackPaths:
     var_dir: Path
     data_root: Path
     runs_dir: Path
+    cache_dir: Path
 
     @property
     def logs_dir(self) -> Path:

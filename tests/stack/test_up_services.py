@@ -87,6 +87,7 @@ def test_common_env_hands_absolute_paths_and_token_to_children(tmp_path: Path) -
         "DNET_REDIS_URL": "redis://127.0.0.1:1234/0",
         "DNET_DATA_ROOT": str(tmp_path / "v" / "data"),
         "DNET_RUNS_DIR": str(tmp_path / "v" / "runs"),
+        "DNET_CACHE_DIR": str(tmp_path / "v" / "cache"),
         "DNET_API_TOKEN": "tok",
         "PYTHONUNBUFFERED": "1",
     }

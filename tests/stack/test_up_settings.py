@@ -36,6 +36,7 @@ def test_defaults_put_everything_under_var(tmp_path: Path) -> None:
     assert paths.var_dir == tmp_path / "var"
     assert paths.data_root == tmp_path / "var" / "data"
     assert paths.runs_dir == tmp_path / "var" / "runs"
+    assert paths.cache_dir == tmp_path / "var" / "cache"
     assert paths.logs_dir == tmp_path / "var" / "logs"
     assert paths.redis_dir == tmp_path / "var" / "redis"
 
