@@ -56,11 +56,14 @@ test-slow: $(TEST_STAMP)  ## run only the tests marked slow
 	@set +e; $(BIN)/python -m pytest -m slow $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no slow tests"; fi; exit $$rc
 
-# Every benchmarks/*.py script accepts --quick (a small variant that finishes in minutes on a CPU).
+# Contract: every benchmarks/*.py accepts --quick, a small variant that finishes in minutes on a CPU and
+# writes under var/bench/ (never over the committed tables in benchmarks/results/). Full runs: see README.
 bench: $(TEST_STAMP)  ## run the quick variant of every benchmark in benchmarks/
 	@shopt -s nullglob; scripts=(benchmarks/[!_]*.py); \
 	if [ $${#scripts[@]} -eq 0 ]; then echo "error: no benchmarks in benchmarks/"; exit 1; fi; \
 	for script in "$${scripts[@]}"; do \
+		if [ "$(BENCH_ARGS)" = "--quick" ] && ! grep -q -- '"--quick"' "$$script"; then \
+			echo "error: $$script has no --quick variant"; exit 1; fi; \
 		echo "==> $$script $(BENCH_ARGS)"; \
 		$(BIN)/python "$$script" $(BENCH_ARGS) || exit $$?; \
 	done
