@@ -19,13 +19,18 @@ PerSampleLoss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 CDB_ACC_EPS = 0.01  # CDB's "+0.01" in b = max a / (min a + 0.01)
 
 
+def _full_precision(logits: torch.Tensor) -> torch.Tensor:
+    """Half-precision logits (AMP) are upcast for the softmax; float32/float64 are kept as they are."""
+    return logits.float() if logits.dtype in (torch.float16, torch.bfloat16) else logits
+
+
 def cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    return F.cross_entropy(logits.float(), targets, reduction="none")
+    return F.cross_entropy(_full_precision(logits), targets, reduction="none")
 
 
 def focal_loss(logits: torch.Tensor, targets: torch.Tensor, gamma: float) -> torch.Tensor:
     """ℓ = −(1 − p_y)^γ log p_y (α = 1)."""
-    log_p = F.log_softmax(logits.float(), dim=1).gather(1, targets[:, None]).squeeze(1)
+    log_p = F.log_softmax(_full_precision(logits), dim=1).gather(1, targets[:, None]).squeeze(1)
     return -((1.0 - log_p.exp()).clamp_min(0.0) ** gamma) * log_p
 
 
@@ -33,7 +38,7 @@ def balanced_softmax_loss(
     logits: torch.Tensor, targets: torch.Tensor, log_counts: torch.Tensor
 ) -> torch.Tensor:
     """Balanced Softmax: ℓ = CE(z + log n, y); test time uses plain z."""
-    return F.cross_entropy(logits.float() + log_counts, targets, reduction="none")
+    return F.cross_entropy(_full_precision(logits) + log_counts, targets, reduction="none")
 
 
 def ldam_margins(counts: torch.Tensor, max_margin: float) -> torch.Tensor:
@@ -46,7 +51,7 @@ def ldam_loss(
     cosine_logits: torch.Tensor, targets: torch.Tensor, margins: torch.Tensor, scale: float
 ) -> torch.Tensor:
     """ℓ = CE(s · (z − m_y e_y), y): only the true-class cosine is reduced by its margin."""
-    z = cosine_logits.float()
+    z = _full_precision(cosine_logits)
     shifted = z - F.one_hot(targets, z.shape[1]).to(z.dtype) * margins[targets][:, None]
     return F.cross_entropy(scale * shifted, targets, reduction="none")
 

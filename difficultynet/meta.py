@@ -22,7 +22,7 @@ from torch import nn
 from torch.func import functional_call
 
 from difficultynet.config import DNetConfig
-from difficultynet.losses import PerSampleLoss, weighted_batch_loss
+from difficultynet.losses import PerSampleLoss, cross_entropy, weighted_batch_loss
 from difficultynet.models import FeatureClassifier
 
 TARGET_EPS = 1e-12  # the official driver target's 1e-12 in 1 − a / (Σa + 1e-12)
@@ -108,7 +108,7 @@ def full_meta_loss(
     """
     virtual = sgd_virtual_step(params, weighted_batch_loss(per_sample, targets, class_weights), lr)
     meta_logits = functional_call(model, (virtual, cloned_buffers(model)), (meta_x,))
-    return F.cross_entropy(meta_logits.float(), meta_y)
+    return cross_entropy(meta_logits, meta_y).mean()
 
 
 def head_meta_loss(
@@ -125,7 +125,8 @@ def head_meta_loss(
     params: Tensors = dict(head.named_parameters())
     per_sample = loss_fn(functional_call(head, params, (features.detach(),)), targets)
     virtual = sgd_virtual_step(params, weighted_batch_loss(per_sample, targets, class_weights), lr)
-    return F.cross_entropy(functional_call(head, virtual, (meta_features,)).float(), meta_y)
+    meta_logits = functional_call(head, virtual, (meta_features,))
+    return cross_entropy(meta_logits, meta_y).mean()
 
 
 @dataclass(frozen=True)

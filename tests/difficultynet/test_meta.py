@@ -1,0 +1,221 @@
+"""Difficulty-Net maths and the meta-gradient path (spec §1.4–1.9)."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.func import functional_call
+
+from difficultynet.config import DNetConfig
+from difficultynet.losses import cross_entropy, weighted_batch_loss
+from difficultynet.meta import (
+    DifficultyNet,
+    DifficultyNetLearner,
+    class_weights_from_difficulty,
+    cloned_buffers,
+    commit_buffers,
+    driver_loss,
+    driver_target,
+    full_meta_loss,
+)
+from difficultynet.models import FeatureClassifier, create_model
+
+torch.set_num_threads(1)
+C = 4
+ACCURACY = torch.tensor([0.9, 0.6, 0.3, 0.1])
+
+
+def _model(seed: int = 0) -> FeatureClassifier:
+    torch.manual_seed(seed)
+    return create_model("resnet8", C, 3, 8)
+
+
+def _batches(seed: int = 1) -> tuple[torch.Tensor, ...]:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(12, 3, 8, 8, generator=g)
+    y = torch.arange(12) % C
+    meta_x = torch.randn(8, 3, 8, 8, generator=g)
+    meta_y = torch.arange(8) % C
+    return x, y, meta_x, meta_y
+
+
+def _learner(mode: str, *, driver_lambda: float = 0.0) -> DifficultyNetLearner:
+    torch.manual_seed(5)
+    learner = DifficultyNetLearner(
+        C, DNetConfig(meta_mode=mode, driver_lambda=driver_lambda), torch.device("cpu")
+    )
+    learner.set_accuracy(ACCURACY)
+    return learner
+
+
+def test_zero_accuracy_gives_uniform_weights_without_bias() -> None:
+    net = DifficultyNet(C, hidden=16, bias=False)
+    d = net(torch.zeros(C))
+    torch.testing.assert_close(d, torch.full((C,), 0.5))
+    torch.testing.assert_close(class_weights_from_difficulty(d), torch.ones(C))
+    assert [(m.in_features, m.out_features) for m in net.linear_layers()] == [(C, 16), (16, 16), (16, C)]
+    assert all(m.bias is None for m in net.linear_layers())
+    assert all(m.bias is not None for m in DifficultyNet(C, 8, bias=True).linear_layers())
+
+
+def test_weight_normalisation_and_driver_loss_by_hand() -> None:
+    torch.testing.assert_close(
+        class_weights_from_difficulty(torch.tensor([0.2, 0.6])), torch.tensor([0.5, 1.5])
+    )
+    a = torch.tensor([0.5, 0.25, 0.25])  # Σa = 1 → t = (0.5, 0.75, 0.75)
+    torch.testing.assert_close(driver_target(a), torch.tensor([0.5, 0.75, 0.75]))
+    # d = 0.5: squared errors (0, 0.0625, 0.0625), mean 0.041667
+    torch.testing.assert_close(driver_loss(torch.full((3,), 0.5), a), torch.tensor(0.125 / 3))
+    torch.testing.assert_close(driver_target(torch.zeros(3)), torch.ones(3))  # a = 0 → t = 1
+
+
+def _phi_grad_norm(learner: DifficultyNetLearner) -> float:
+    return sum(0.0 if p.grad is None else p.grad.abs().sum().item() for p in learner.net.parameters())
+
+
+@pytest.mark.parametrize("mode", ["full", "head"])
+def test_meta_loss_alone_reaches_difficulty_net(mode: str) -> None:
+    """λ = 0: the only signal is the meta CE through θ'(w(φ)); it must be non-zero (the released code's is 0)."""
+    learner = _learner(mode)
+    before = [p.detach().clone() for p in learner.net.parameters()]
+    x, y, meta_x, meta_y = _batches()
+    step = learner.training_step(
+        _model(), cross_entropy, x, y, meta_batch=lambda: (meta_x, meta_y), lr=0.1, do_meta=True
+    )
+    assert step.stats is not None and step.stats.meta_loss is not None
+    assert _phi_grad_norm(learner) > 1e-6
+    assert any(not torch.equal(b, p) for b, p in zip(before, learner.net.parameters(), strict=True))
+
+
+def test_driver_only_gets_exactly_zero_meta_gradient() -> None:
+    learner = _learner("driver_only")
+    x, y, meta_x, meta_y = _batches()
+    step = learner.training_step(
+        _model(), cross_entropy, x, y, meta_batch=lambda: (meta_x, meta_y), lr=0.1, do_meta=True
+    )
+    assert step.stats is not None and step.stats.meta_loss is None
+    assert all(p.grad is not None and not p.grad.any() for p in learner.net.parameters())
+    # …and with λ > 0 the driver loss does train φ.
+    learner = _learner("driver_only", driver_lambda=0.3)
+    learner.training_step(
+        _model(), cross_entropy, x, y, meta_batch=lambda: (meta_x, meta_y), lr=0.1, do_meta=True
+    )
+    assert _phi_grad_norm(learner) > 0
+
+
+def test_skipped_iteration_leaves_difficulty_net_alone() -> None:
+    learner = _learner("full", driver_lambda=0.3)
+    before = [p.detach().clone() for p in learner.net.parameters()]
+    x, y, meta_x, meta_y = _batches()
+    step = learner.training_step(
+        _model(), cross_entropy, x, y, meta_batch=lambda: (meta_x, meta_y), lr=0.1, do_meta=False
+    )
+    assert step.stats is None and step.buffers is None
+    assert all(torch.equal(b, p) for b, p in zip(before, learner.net.parameters(), strict=True))
+    torch.testing.assert_close(
+        step.loss.detach(), weighted_batch_loss(cross_entropy(_model()(x), y), y, learner.weights()).detach()
+    )
+
+
+def _buffers(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.named_buffers()}
+
+
+def test_full_mode_virtual_step_leaves_bn_statistics_alone() -> None:
+    model = _model()
+    reference = copy.deepcopy(model).train()
+    before = _buffers(model)
+    x, y, meta_x, meta_y = _batches()
+    step = _learner("full").training_step(
+        model, cross_entropy, x, y, meta_batch=lambda: (meta_x, meta_y), lr=0.1, do_meta=True
+    )
+    after_meta = _buffers(model)
+    assert all(torch.equal(before[k], after_meta[k]) for k in before)  # real step skipped: nothing touched
+    # Committing applies exactly one training-batch forward's update, as a plain real forward would.
+    assert step.buffers is not None
+    commit_buffers(model, step.buffers)
+    reference(x)
+    for name, buf in reference.named_buffers():
+        torch.testing.assert_close(dict(model.named_buffers())[name], buf)
+
+
+def test_head_mode_meta_batch_does_not_touch_bn_statistics() -> None:
+    model = _model()
+    reference = copy.deepcopy(model).train()
+    x, y, meta_x, meta_y = _batches()
+    step = _learner("head").training_step(
+        model, cross_entropy, x, y, meta_batch=lambda: (meta_x, meta_y), lr=0.1, do_meta=True
+    )
+    assert step.buffers is None
+    reference(x)  # the only BN update allowed: the real forward of the training batch
+    for name, buf in reference.named_buffers():
+        torch.testing.assert_close(dict(model.named_buffers())[name], buf)
+
+
+def test_full_meta_gradient_matches_identity_and_finite_differences() -> None:
+    """∂L_meta/∂w_c = −(η/B)⟨∇_θ' CE_meta(θ'), Σ_{i: y_i = c} ∇_θ ℓ_i(θ)⟩ (spec §1.7), in float64."""
+    model = _model().double().train()
+    x, y, meta_x, meta_y = (t.double() if t.is_floating_point() else t for t in _batches())
+    lr, batch = 0.5, x.shape[0]
+    params = dict(model.named_parameters())
+
+    def meta_loss(w: torch.Tensor) -> torch.Tensor:
+        per_sample = cross_entropy(functional_call(model, (params, cloned_buffers(model)), (x,)), y).double()
+        return full_meta_loss(model, params, per_sample, y, w, meta_x, meta_y, lr)
+
+    w0 = torch.tensor([0.7, 1.3, 0.9, 1.1], dtype=torch.float64, requires_grad=True)
+    (autograd_grad,) = torch.autograd.grad(meta_loss(w0), w0)
+
+    # The identity, assembled from first-order gradients only.
+    per_sample = cross_entropy(functional_call(model, (params, cloned_buffers(model)), (x,)), y).double()
+    names = list(params)
+    grads = torch.autograd.grad(
+        weighted_batch_loss(per_sample, y, w0.detach()), [params[n] for n in names], retain_graph=True
+    )
+    virtual = {n: (params[n] - lr * g).detach().requires_grad_() for n, g in zip(names, grads, strict=True)}
+    meta_ce = F.cross_entropy(functional_call(model, (virtual, cloned_buffers(model)), (meta_x,)), meta_y)
+    v = torch.autograd.grad(meta_ce, [virtual[n] for n in names])
+    identity = []
+    for c in range(C):
+        class_grads = torch.autograd.grad(
+            per_sample[y == c].sum(), [params[n] for n in names], retain_graph=True
+        )
+        identity.append(-(lr / batch) * sum((a * b).sum() for a, b in zip(v, class_grads, strict=True)))
+    torch.testing.assert_close(autograd_grad, torch.stack(identity), rtol=1e-6, atol=1e-10)
+
+    # Central finite differences on w.
+    eps = 1e-5
+    fd = []
+    for c in range(C):  # (the virtual step itself needs autograd, so no torch.no_grad here)
+        e = torch.zeros(C, dtype=torch.float64)
+        e[c] = eps
+        fd.append((meta_loss(w0.detach() + e) - meta_loss(w0.detach() - e)).detach() / (2 * eps))
+    torch.testing.assert_close(autograd_grad, torch.stack(fd), rtol=1e-4, atol=1e-9)
+    assert autograd_grad.abs().max() > 1e-6
+
+
+def test_export_state_recomputes_weights() -> None:
+    learner = _learner("full")
+    state = learner.export_state()
+    assert state["architecture"]["hidden"] == [128, 128] and state["architecture"]["bias"] is False
+    a = torch.tensor(state["accuracy_input"], dtype=torch.float64)
+    h = a
+    for i, layer in enumerate(state["layers"]):
+        h = torch.tensor(layer["weight"], dtype=torch.float64) @ h
+        h = torch.relu(h) if i < 2 else torch.sigmoid(h)
+    torch.testing.assert_close(class_weights_from_difficulty(h).float(), learner.weights())
+
+
+def test_learner_state_round_trip() -> None:
+    learner = _learner("full", driver_lambda=0.3)
+    x, y, meta_x, meta_y = _batches()
+    learner.training_step(
+        _model(), cross_entropy, x, y, meta_batch=lambda: (meta_x, meta_y), lr=0.1, do_meta=True
+    )
+    clone = DifficultyNetLearner(C, learner.config, torch.device("cpu"))
+    clone.load_state_dict(learner.state_dict())
+    torch.testing.assert_close(clone.weights(), learner.weights())
+    assert clone.optimizer.state_dict()["state"][0]["step"] == 1
