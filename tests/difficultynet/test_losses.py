@@ -50,7 +50,8 @@ def test_ldam_margins_and_loss() -> None:
     torch.testing.assert_close(margins, torch.tensor([0.25, 0.5]))
     cos = torch.tensor([[0.2, 0.1], [0.2, 0.1]])
     loss = ldam_loss(cos, torch.tensor([0, 1]), margins, scale=30.0)
-    # y=0: 30·[0.2 − 0.25, 0.1] = [−1.5, 3] → log(1 + e^{4.5}); y=1: 30·[0.2, 0.1 − 0.5] = [6, −12] → log(1 + e^{18})
+    # y=0: 30·[0.2 − 0.25, 0.1] = [−1.5, 3] → log(1 + e^4.5)
+    # y=1: 30·[0.2, 0.1 − 0.5] = [6, −12] → log(1 + e^18)
     torch.testing.assert_close(loss, torch.tensor([math.log1p(math.exp(4.5)), math.log1p(math.exp(18.0))]))
 
 

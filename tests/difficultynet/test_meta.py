@@ -78,7 +78,7 @@ def _phi_grad_norm(learner: DifficultyNetLearner) -> float:
 
 @pytest.mark.parametrize("mode", ["full", "head"])
 def test_meta_loss_alone_reaches_difficulty_net(mode: str) -> None:
-    """λ = 0: the only signal is the meta CE through θ'(w(φ)); it must be non-zero (the released code's is 0)."""
+    """λ = 0: the only signal is the meta CE through θ'(w(φ)); non-zero here, 0 in the released code."""
     learner = _learner(mode)
     before = [p.detach().clone() for p in learner.net.parameters()]
     x, y, meta_x, meta_y = _batches()
