@@ -1,0 +1,1 @@
+"""Reusable layout pieces (no callbacks, no API calls)."""
