@@ -1,0 +1,127 @@
+"""Run leases: exactly one live worker trains a run, and a dead worker's run becomes recoverable.
+
+The lease is ``dnet:runs:{id}:lease`` = owner token with a TTL. The owner refreshes it from a heartbeat
+thread; if the process dies (SIGKILL, OOM, power loss) the key expires and the recovery loop
+(``worker/recovery.py``) re-queues the run. Run-hash writes are *fenced*: they only apply while the
+caller still owns the lease, so a worker that lost it (e.g. it was cut off from Redis for longer than the
+TTL and the run was re-queued elsewhere) can never overwrite the new owner's state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+
+import redis
+
+from difficultynet import protocol
+
+logger = logging.getLogger(__name__)
+
+_REFRESH_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+_RELEASE_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+_FENCED_HSET_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    redis.call('HSET', KEYS[2], unpack(ARGV, 2))
+    return 1
+end
+return 0
+"""
+
+FieldValue = str | int | float
+
+
+def owner_token(hostname: str | None = None) -> str:
+    """Unique per task execution; readable so operators can tell which worker holds a run."""
+    return f"{hostname or socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class RunLease:
+    def __init__(self, client: redis.Redis, run_id: str, *, ttl_s: float, owner: str) -> None:
+        self.client = client
+        self.run_id = run_id
+        self.ttl_ms = max(1, int(ttl_s * 1000))
+        self.owner = owner
+        self.key = protocol.lease_key(run_id)
+        self.run_key = protocol.run_key(run_id)
+        self.lost = threading.Event()
+        self._refresh = client.register_script(_REFRESH_LUA)
+        self._release = client.register_script(_RELEASE_LUA)
+        self._fenced_hset = client.register_script(_FENCED_HSET_LUA)
+
+    def try_acquire(self) -> bool:
+        return bool(self.client.set(self.key, self.owner, nx=True, px=self.ttl_ms))
+
+    def acquire(self, wait_s: float, poll_s: float = 0.25) -> bool:
+        """Take the lease, waiting up to ``wait_s`` for a dead owner's lease to expire."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            if self.try_acquire():
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(poll_s)
+
+    def refresh(self) -> bool:
+        """Extend the TTL; False (and ``lost`` set) when another owner took over or the key expired."""
+        if not self._refresh(keys=[self.key], args=[self.owner, self.ttl_ms]):
+            self.lost.set()
+            return False
+        return True
+
+    def release(self) -> None:
+        with contextlib.suppress(redis.RedisError):
+            self._release(keys=[self.key], args=[self.owner])
+
+    def update(self, fields: Mapping[str, FieldValue]) -> bool:
+        """HSET on the run hash, only while this lease is held. False when it was lost."""
+        args: list[FieldValue] = [self.owner]
+        for name, value in fields.items():
+            args += [name, value]
+        if not self._fenced_hset(keys=[self.key, self.run_key], args=args):
+            self.lost.set()
+            return False
+        return True
+
+    @contextlib.contextmanager
+    def heartbeat(self, interval_s: float) -> Iterator[None]:
+        """Refresh the lease every ``interval_s`` from a daemon thread while the block runs.
+
+        A thread, not the training loop: long evaluations or data loading must not let the lease lapse.
+        Redis errors are logged and retried at the next beat; if the outage outlasts the TTL, the next
+        successful refresh reports the loss.
+        """
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(interval_s):
+                try:
+                    if not self.refresh():
+                        logger.error("run %s: lease lost; another worker owns it now", self.run_id)
+                        return
+                except redis.RedisError as exc:
+                    logger.warning("run %s: lease heartbeat failed (%r); retrying", self.run_id, exc)
+
+        thread = threading.Thread(target=beat, name=f"lease-{self.run_id[:8]}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join(timeout=interval_s + 5)

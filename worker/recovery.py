@@ -1,0 +1,122 @@
+"""Re-queue orphaned runs: status ``running`` but nobody holds the lease (its worker died).
+
+Why this exists: with ``task_acks_late`` on the Redis transport, the message of a task whose *whole*
+worker died (SIGKILL, OOM, host loss) sits in kombu's unacked set until ``visibility_timeout`` (48 h,
+so long runs are not duplicated). Celery's ``reject_on_worker_lost`` covers only a dead child whose
+parent survives, and ``worker_cancel_long_running_tasks_on_connection_loss`` terminates the task after
+a broker outage without requeueing it. Instead of waiting, every worker runs this scan at startup and
+every ``recovery_interval_s``: an expired lease proves the owner stopped heartbeating, so the run is
+flipped back to ``queued`` and sent again. The new task resumes from ``runs_dir/<id>/checkpoint.pt``;
+duplicates (the old message surfacing later) find the run terminal or leased and exit.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, cast
+
+import redis
+
+from difficultynet import protocol
+
+logger = logging.getLogger(__name__)
+
+SendTask = Callable[[str, list[Any]], None]  # (task id, task args)
+_CHUNK = 500
+
+
+def _chunks(items: Sequence[str], size: int = _CHUNK) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def orphaned_runs(client: redis.Redis) -> list[str]:
+    """Runs marked running whose lease key is gone."""
+    orphans: list[str] = []
+    run_ids = cast(list[str], client.zrange(protocol.RUNS_INDEX_KEY, 0, -1))
+    for chunk in _chunks(run_ids):
+        with client.pipeline(transaction=False) as pipe:
+            for run_id in chunk:
+                pipe.hget(protocol.run_key(run_id), "status")
+                pipe.exists(protocol.lease_key(run_id))
+            replies = pipe.execute()
+        for i, run_id in enumerate(chunk):
+            status, leased = replies[2 * i], replies[2 * i + 1]
+            if status == "running" and not leased:
+                orphans.append(run_id)
+    return orphans
+
+
+def requeue(client: redis.Redis, run_id: str, send: SendTask) -> bool:
+    """Flip an orphan back to ``queued`` and resend its task; False if it was not (or no longer) orphaned."""
+    run_key, lease_key = protocol.run_key(run_id), protocol.lease_key(run_id)
+    with client.pipeline(transaction=True) as pipe:
+        try:
+            pipe.watch(run_key, lease_key)
+            fields = cast(dict[str, str], pipe.hgetall(run_key))
+            if fields.get("status") != "running" or pipe.exists(lease_key):
+                return False
+            pipe.multi()
+            pipe.hset(run_key, mapping={"status": "queued", "requeued_at": time.time()})
+            pipe.execute()
+        except redis.WatchError:
+            return False  # a worker touched the run meanwhile: it is not orphaned
+    args = [
+        run_id,
+        json.loads(fields["config"]),
+        fields.get("manifest_path", ""),
+        fields.get("data_root", ""),
+    ]
+    try:
+        send(fields.get("task_id") or run_id, args)
+    except Exception:
+        # Put it back so the next scan retries; a queued run without a message would wait forever.
+        client.hset(run_key, "status", "running")
+        raise
+    logger.warning("run %s: its worker stopped heartbeating; re-queued to resume from checkpoint", run_id)
+    return True
+
+
+def recover_orphaned_runs(client: redis.Redis, send: SendTask) -> list[str]:
+    recovered = []
+    for run_id in orphaned_runs(client):
+        try:
+            if requeue(client, run_id, send):
+                recovered.append(run_id)
+        except Exception:
+            logger.exception("run %s: re-queue failed; will retry", run_id)
+    return recovered
+
+
+class RecoveryLoop:
+    """A daemon thread in the worker's main process: one scan at start, then every ``interval_s``."""
+
+    def __init__(self, client: redis.Redis, send: SendTask, interval_s: float) -> None:
+        self.client = client
+        self.send = send
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="dnet-recovery", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                recover_orphaned_runs(self.client, self.send)
+            except redis.RedisError as exc:
+                logger.warning("orphan scan skipped: %r", exc)
+            except Exception:
+                logger.exception("orphan scan failed")
+            self._stop.wait(self.interval_s)
