@@ -47,11 +47,11 @@ def _entry_problem(info: zipfile.ZipInfo) -> str | None:
         return "'..' would escape the bundle folder"
     if info.flag_bits & 0x1:
         return "encrypted entries are not supported"
-    mode = info.external_attr >> 16
-    if info.create_system == 3 and mode:  # unix-made zip: the high word holds st_mode
-        if stat.S_ISLNK(mode):
+    if info.create_system == 3:  # unix-made zip: the high word of external_attr holds st_mode
+        file_type = stat.S_IFMT(info.external_attr >> 16)
+        if file_type == stat.S_IFLNK:
             return "symbolic links are not allowed"
-        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        if file_type not in (0, stat.S_IFREG, stat.S_IFDIR):  # 0: permissions only (e.g. Python's writestr)
             return "only regular files and folders are allowed"
     return None
 
