@@ -366,13 +366,14 @@ def heatmap_patch(new_records: Sequence[EpochRecord]) -> Patch:
 
 def trend_line(train_counts: Sequence[int], values: Sequence[float]) -> tuple[list[float], list[float]]:
     """Least-squares fit of value on log10(train count), as a two-point line; empty if undefined."""
-    x = np.log10(np.maximum(np.asarray(train_counts, dtype=float), 1.0))
+    counts = np.maximum(np.asarray(train_counts, dtype=float), 1.0)
+    x = np.log10(counts)
     y = np.asarray(values, dtype=float)
     if len(x) < 2 or np.ptp(x) == 0:
         return [], []
     slope, intercept = np.polyfit(x, y, 1)
     ends = np.array([x.min(), x.max()])
-    return (10**ends).tolist(), (intercept + slope * ends).tolist()
+    return [float(counts.min()), float(counts.max())], (intercept + slope * ends).tolist()
 
 
 def _scatter_group_data(record: EpochRecord, group: Group) -> tuple[list[int], list[float], list[list[Any]]]:

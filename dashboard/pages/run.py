@@ -222,7 +222,10 @@ def poll(
                 update.picker_value = next_state.picks
         if rebuild:
             update.curves = figures.curves_figure(records, metric, next_state.picks)
-            update.heatmap = figures.heatmap_figure(records) if drawn == 0 else figures.heatmap_patch(new)
+            if drawn == 0:
+                update.heatmap = figures.heatmap_figure(records)
+            elif new:
+                update.heatmap = figures.heatmap_patch(new)
         elif new:
             update.curves = figures.curves_patch(new, metric, next_state.picks)
             update.heatmap = figures.heatmap_patch(new)

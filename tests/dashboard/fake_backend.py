@@ -1,0 +1,226 @@
+"""An in-memory stand-in for the backend's HTTP API, served through ``httpx.MockTransport``.
+
+It speaks the backend's JSON shapes (``backend/schemas.py``) without importing the backend, so the
+dashboard's client, pages and callbacks are tested exactly as they talk to the real API.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from dashboard.api_client import ApiClient
+from difficultynet.config import TrainConfig
+from difficultynet.records import EpochRecord, group_of
+
+BASE_URL = "http://backend.test"
+
+
+def run_id_for(n: int) -> str:
+    return f"{n:032x}"
+
+
+def dataset_id_for(n: int) -> str:
+    return f"{n:016x}"
+
+
+@dataclass
+class FakeBackend:
+    token: str | None = None
+    down: bool = False
+    datasets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    runs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    records: dict[str, list[EpochRecord]] = field(default_factory=dict)
+    requests: list[httpx.Request] = field(default_factory=list)
+    # the next POST /datasets or POST /runs answers with this (status, body) instead of succeeding
+    reject_next: tuple[int, dict[str, Any]] | None = None
+
+    # -- fixtures ------------------------------------------------------------------------------------
+
+    def client(self, token: str | None = None) -> ApiClient:
+        return ApiClient(BASE_URL, token=token or self.token, transport=httpx.MockTransport(self.handle))
+
+    def add_dataset(self, n: int, counts: dict[str, int], name: str = "mini.csv") -> str:
+        dataset_id = dataset_id_for(n)
+        classes = [
+            {"index": i, "name": label, "train": count, "val": 5, "test": 10, "group": group_of(count)}
+            for i, (label, count) in enumerate(counts.items())
+        ]
+        train = list(counts.values())
+        self.datasets[dataset_id] = {
+            "id": dataset_id,
+            "name": name,
+            "kind": "csv",
+            "created_at": "2026-11-23T12:00:00Z",
+            "manifest_sha256": "0" * 64,
+            "num_rows": sum(train) + 15 * len(train),
+            "num_classes": len(train),
+            "classes": classes,
+            "split_counts": {"train": sum(train), "val": 5 * len(train), "test": 10 * len(train)},
+            "imbalance_factor": max(train) / min(train),
+            "group_counts": {g: sum(c["group"] == g for c in classes) for g in ("many", "medium", "few")},
+            "meta_source": "val",
+            "eval_split": "test",
+            "notes": [],
+        }
+        return dataset_id
+
+    def add_run(
+        self,
+        n: int,
+        dataset_id: str,
+        records: list[EpochRecord],
+        *,
+        status: str = "succeeded",
+        method: str = "dnet",
+        epochs_total: int | None = None,
+        baseline_run_id: str | None = None,
+    ) -> str:
+        run_id = run_id_for(n)
+        total = epochs_total or (records[-1].epochs_total if records else 2)
+        self.runs[run_id] = {
+            "id": run_id,
+            "status": status,
+            "dataset_id": dataset_id,
+            "baseline_run_id": baseline_run_id,
+            "config": TrainConfig(method=method, epochs=total).model_dump(mode="json"),
+            "created_at": f"2026-11-23T12:{n % 60:02d}:00Z",
+            "epochs_total": total,
+            "error": None,
+            "worker": "cpu0@test",
+            "device": "cpu",
+            "cancel_requested": False,
+        }
+        self.records[run_id] = []
+        self.set_records(run_id, records)
+        return run_id
+
+    def set_records(self, run_id: str, records: list[EpochRecord]) -> None:
+        self.records[run_id] = [r.model_copy(update={"run_id": run_id}) for r in records]
+        run = self.runs[run_id]
+        run["epoch"] = records[-1].epoch if records else 0
+        run["progress"] = run["epoch"] / run["epochs_total"]
+        run["elapsed_s"] = records[-1].elapsed_s if records else None
+        run["eta_s"] = 12.5 * (run["epochs_total"] - run["epoch"]) if records else None
+        run["top1"] = records[-1].top1 if records else None
+        run["balanced_acc"] = records[-1].balanced_acc if records else None
+
+    def paths(self) -> list[str]:
+        return [f"{r.method} {r.url.path}?{r.url.query.decode()}".rstrip("?") for r in self.requests]
+
+    # -- HTTP ----------------------------------------------------------------------------------------
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if self.down:
+            raise httpx.ConnectError("connection refused", request=request)
+        path = request.url.path
+        if path == "/api/health":
+            return httpx.Response(
+                200, json={"status": "ok", "redis": True, "workers": ["cpu0@test"], "versions": {}}
+            )
+        if self.token and request.headers.get("Authorization") != f"Bearer {self.token}":
+            return _error(401, "missing or invalid API token")
+        for method, pattern, route in self._routes():
+            match = re.fullmatch(pattern, path)
+            if match and request.method == method:
+                return route(request, *match.groups())
+        return _error(404, "Not Found")
+
+    def _routes(self) -> list[tuple[str, str, Callable[..., httpx.Response]]]:
+        return [
+            ("GET", r"/api/datasets", self._list_datasets),
+            ("POST", r"/api/datasets", self._upload),
+            ("GET", r"/api/datasets/([0-9a-f]+)", self._read_dataset),
+            ("GET", r"/api/runs", self._list_runs),
+            ("POST", r"/api/runs", self._create_run),
+            ("GET", r"/api/runs/([0-9a-f]+)", self._read_run),
+            ("GET", r"/api/runs/([0-9a-f]+)/epochs", self._epochs),
+            ("POST", r"/api/runs/([0-9a-f]+)/cancel", self._cancel),
+            ("GET", r"/api/runs/([0-9a-f]+)/weights\.json", self._weights),
+        ]
+
+    def _list_datasets(self, _request: httpx.Request) -> httpx.Response:
+        items = list(self.datasets.values())
+        return httpx.Response(200, json={"datasets": items, "total": len(items)})
+
+    def _read_dataset(self, _request: httpx.Request, dataset_id: str) -> httpx.Response:
+        if dataset_id not in self.datasets:
+            return _error(404, f"dataset {dataset_id!r} not found")
+        return httpx.Response(200, json=self.datasets[dataset_id])
+
+    def _upload(self, request: httpx.Request) -> httpx.Response:
+        if self.reject_next:
+            status, body = self.reject_next
+            self.reject_next = None
+            return httpx.Response(status, json=body)
+        dataset_id = self.add_dataset(len(self.datasets) + 1, {"airplane": 120, "cat": 40, "ship": 8})
+        return httpx.Response(201, json=self.datasets[dataset_id])
+
+    def _list_runs(self, request: httpx.Request) -> httpx.Response:
+        wanted = request.url.params.get("dataset_id")
+        items = [r for r in self.runs.values() if not wanted or r["dataset_id"] == wanted]
+        items.sort(key=lambda r: r["created_at"], reverse=True)
+        return httpx.Response(200, json={"runs": items, "total": len(items)})
+
+    def _read_run(self, _request: httpx.Request, run_id: str) -> httpx.Response:
+        if run_id not in self.runs:
+            return _error(404, f"run {run_id!r} not found")
+        return httpx.Response(200, json=self.runs[run_id])
+
+    def _create_run(self, request: httpx.Request) -> httpx.Response:
+        if self.reject_next:
+            status, body = self.reject_next
+            self.reject_next = None
+            return httpx.Response(status, json=body)
+        body = json.loads(request.content)
+        run_id = self.add_run(
+            len(self.runs) + 1,
+            body["dataset_id"],
+            [],
+            status="queued",
+            method=body.get("method", "dnet"),
+            epochs_total=body.get("epochs", 20),
+        )
+        return httpx.Response(202, json=self.runs[run_id])
+
+    def _epochs(self, request: httpx.Request, run_id: str) -> httpx.Response:
+        if run_id not in self.runs:
+            return _error(404, f"run {run_id!r} not found")
+        after = int(request.url.params.get("after", 0))
+        limit = int(request.url.params.get("limit", 1000))
+        records = [r for r in self.records[run_id] if r.epoch > after][:limit]
+        run = self.runs[run_id]
+        body = (
+            f'{{"run_id":"{run_id}","status":"{run["status"]}","epochs_total":{run["epochs_total"]},'
+            f'"last_epoch":{records[-1].epoch if records else after},'
+            f'"records":[{",".join(r.model_dump_json() for r in records)}]}}'
+        )
+        return httpx.Response(200, content=body.encode(), headers={"content-type": "application/json"})
+
+    def _cancel(self, _request: httpx.Request, run_id: str) -> httpx.Response:
+        if run_id not in self.runs:
+            return _error(404, f"run {run_id!r} not found")
+        self.runs[run_id]["cancel_requested"] = True
+        return httpx.Response(202, json=self.runs[run_id])
+
+    def _weights(self, _request: httpx.Request, run_id: str) -> httpx.Response:
+        if not self.records.get(run_id):
+            return _error(404, "no weights yet")
+        last = self.records[run_id][-1]
+        doc = {
+            "schema": "difficulty-weights/v1",
+            "run_id": run_id,
+            "partial": False,
+            "weights": last.classes.weight,
+        }
+        return httpx.Response(200, json=doc)
+
+
+def _error(status: int, detail: str, errors: list[dict[str, Any]] | None = None) -> httpx.Response:
+    return httpx.Response(status, json={"detail": detail, "errors": errors or []})
