@@ -1,0 +1,141 @@
+"""``dnet`` commands in-process (``main(argv)``) plus one real subprocess for the console entry point."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from difficultynet.cli import main
+from difficultynet.records import EpochRecord
+
+TINY = [
+    "--image-size",
+    "8",
+    "--channels",
+    "1",
+    "--num-threads",
+    "1",
+    "--device",
+    "cpu",
+    "--batch-size",
+    "64",
+    "-q",
+]
+
+
+def test_importing_the_cli_does_not_import_torch() -> None:
+    code = "import sys, difficultynet.cli; assert not {'torch', 'stack.launcher'} & set(sys.modules)"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_validate_reports_a_valid_manifest(demo_manifest: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(demo_manifest)]) == 0
+    text = capsys.readouterr().out
+    assert "manifest valid" in text and "imbalance factor 10" in text and "nine" in text
+    assert main(["validate", str(demo_manifest), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] is True and report["split_counts"] == {"train": 486, "val": 100, "test": 400}
+
+
+def test_validate_lists_errors_and_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("path,label,split\n../escape.png,a,train\nmissing.png,b,train\nx.png,,train\n")
+    assert main(["validate", str(bad)]) == 2
+    text = capsys.readouterr().out
+    assert "manifest invalid" in text
+    assert "line 2, column path" in text and "line 3, column path" in text and "line 4, column label" in text
+    assert main(["validate", str(tmp_path / "absent.csv"), "--json"]) == 2
+    assert json.loads(capsys.readouterr().out)["ok"] is False
+
+
+def test_train_writes_the_run_directory_and_resumes(
+    demo_manifest: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    args = [
+        "train",
+        "--manifest",
+        str(demo_manifest),
+        "--out",
+        str(out),
+        "--method",
+        "dnet",
+        "--meta-mode",
+        "head",
+    ]
+    assert main([*args, "--epochs", "1", *TINY]) == 0
+    assert {p.name for p in out.iterdir()} >= {
+        "metrics.jsonl",
+        "weights.json",
+        "checkpoint.pt",
+        "config.json",
+    }
+    assert "balanced acc" in capsys.readouterr().out
+    # Re-using the directory without --resume is refused; a changed config cannot resume.
+    assert main([*args, "--epochs", "1", *TINY]) == 2
+    assert "--resume" in capsys.readouterr().err
+    assert main([*args, "--epochs", "2", "--resume", *TINY]) == 2
+    assert "epochs" in capsys.readouterr().err
+    records = [
+        EpochRecord.model_validate_json(line) for line in (out / "metrics.jsonl").read_text().splitlines()
+    ]
+    assert [r.epoch for r in records] == [1] and records[0].run_id == "run"
+    config = json.loads((out / "config.json").read_text())["config"]
+    assert config["dnet"]["meta_mode"] == "head" and config["image_size"] == 8
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--epochs", "0"], "epochs: Input should be greater than or equal to 1"),
+        (["--device", "tpu"], "device must be"),
+        (["--device", "cuda:7"], "cuda:7"),
+        (["--dnet-lr", "-1"], "dnet.lr"),
+    ],
+)
+def test_train_rejects_bad_settings_in_one_line(
+    demo_manifest: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str
+) -> None:
+    code = main(["train", "--manifest", str(demo_manifest), "--out", str(tmp_path / "r"), "-q", *extra])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_train_on_invalid_or_missing_manifest(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("path,label\nnope.png,a\n")
+    assert main(["train", "--manifest", str(bad), "--out", str(tmp_path / "r"), "-q"]) == 2
+    captured = capsys.readouterr()
+    assert "error: manifest has" in captured.err and "line 2, column path: file not found" in captured.out
+
+
+def test_argparse_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--manifest", "m.csv", "--out", "o", "--method", "svm"])
+    assert exc.value.code == 2 and "invalid choice" in capsys.readouterr().err
+
+
+def test_demo_data_and_console_entry_point(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "difficultynet", "demo-data", str(tmp_path / "demo")],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "demo" / "manifest.csv").exists()
+    proc = subprocess.run(
+        [sys.executable, "-m", "difficultynet", "validate", str(tmp_path / "demo" / "missing.csv")],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 2 and "Traceback" not in proc.stdout + proc.stderr
+    assert "cannot read manifest" in proc.stdout
+
+
+def test_up_help_comes_from_the_launcher(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["up", "--help"])
+    assert exc.value.code == 0 and "--api-port" in capsys.readouterr().out
