@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 REDIS_START_TIMEOUT_S = 15.0
 POLL_INTERVAL_S = 0.5
+DEMO_DATASET_NAME = "demo-digits.csv"  # how the dashboard lists it
 
 
 class UsageError(Exception):
@@ -258,7 +259,9 @@ class Launcher:
         return self.settings.api_token.get_secret_value() if self.settings.api_token else None
 
     def _register_demo(self, manifest: Path) -> None:
-        problem = probes.register_dataset(self.api_url, manifest, self.paths.data_root, self._token())
+        problem = probes.register_dataset(
+            self.api_url, manifest, self.paths.data_root, name=DEMO_DATASET_NAME, token=self._token()
+        )
         if problem:
             self.console.print(f"[yellow]warning:[/] the demo dataset was not registered: {escape(problem)}")
 

@@ -54,13 +54,18 @@ def http_ok(url: str) -> bool:
         return False
 
 
-def register_dataset(api_url: str, manifest: Path, data_root: Path, token: str | None = None) -> str | None:
-    """Upload a manifest whose images already lie under the data root; returns a problem or None."""
+def register_dataset(
+    api_url: str, manifest: Path, data_root: Path, *, name: str, token: str | None = None
+) -> str | None:
+    """Upload a manifest whose images already lie under the data root; returns a problem or None.
+
+    The API stores datasets by content, so registering the same manifest again is a no-op (HTTP 200).
+    """
     try:
         with manifest.open("rb") as handle:
             response = httpx.post(
                 f"{api_url}/api/datasets",
-                files={"file": (manifest.name, handle, "text/csv")},
+                files={"file": (name, handle, "text/csv")},
                 data={"base": manifest.parent.relative_to(data_root).as_posix()},
                 headers=_headers(token),
                 timeout=UPLOAD_TIMEOUT_S,

@@ -17,7 +17,6 @@ from pathlib import Path
 
 from stack.settings import StackPaths, StackSettings
 
-CELERY_APP = "worker.celery_app"
 API_FACTORY = "backend.main:create_app"
 DASHBOARD_MODULE = "dashboard"
 THREAD_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -91,17 +90,10 @@ def common_env(
 
 
 def worker_command(slot: WorkerSlot) -> list[str]:
-    from difficultynet.protocol import QUEUE_GPU
+    """The worker package's own recommended command line (prefork, -c 1, a fresh child per run)."""
+    from worker.pinning import worker_argv
 
-    return [
-        sys.executable, "-m", "celery", "-A", CELERY_APP, "worker",
-        "-Q", QUEUE_GPU,
-        "-P", "prefork", "-c", "1",
-        "--max-tasks-per-child", "1",  # a fresh process per run gives back all GPU and host memory
-        "-O", "fair",
-        "-n", f"{slot.node}@%h",
-        "--loglevel", "INFO",
-    ]  # fmt: skip
+    return worker_argv(slot.node)
 
 
 def worker_env(slot: WorkerSlot, env: Mapping[str, str]) -> dict[str, str]:

@@ -41,8 +41,8 @@ class StackSettings(BaseSettings):
     api_token: SecretStr | None = Field(None, description="bearer token required by the API when set")
     allow_insecure_bind: bool = Field(False, description="allow a non-loopback --host without an API token")
     host: str = Field("127.0.0.1", description="interface the API and dashboard bind to")
-    api_port: int = Field(8000, ge=1, le=65535)
-    dashboard_port: int = Field(8050, ge=1, le=65535)
+    api_port: int = Field(8000, ge=1, le=65535, description="API port")
+    dashboard_port: int = Field(8050, ge=1, le=65535, description="dashboard port")
     workers: int | None = Field(
         None, ge=1, le=64, description="worker processes (default: one per visible GPU, else one CPU worker)"
     )

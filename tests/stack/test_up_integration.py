@@ -158,6 +158,7 @@ def test_demo_dataset_is_written_and_registered(stack: RunningStack) -> None:
     datasets = httpx.get(f"{stack.api_url}/api/datasets", timeout=10).json()["datasets"]
     assert len(datasets) == 1
     [demo] = datasets
+    assert demo["name"] == "demo-digits.csv"
     assert demo["num_classes"] == 10
     assert demo["imbalance_factor"] == pytest.approx(10.0)
 
