@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import redis
+import uvicorn
 from fastapi.testclient import TestClient
 from support.datasets import tiny_files, write_files
 
 from backend.main import create_app
 from backend.settings import Settings
-from stack.redis_server import RedisServer
+from stack.redis_server import RedisServer, free_port
 
 REDIS_DB = 5  # other test packages share the session redis-server; keep to our own database
 
@@ -74,3 +77,22 @@ def upload_tiny(client: TestClient, tiny_dir: Path) -> Callable[[], dict[str, ob
         return body
 
     return upload
+
+
+@pytest.fixture
+def live_api(api_settings: Settings) -> Iterator[str]:
+    """The app served by a real uvicorn in a thread (for streaming responses, which TestClient buffers)."""
+    config = uvicorn.Config(
+        create_app(api_settings), host="127.0.0.1", port=free_port(), log_level="warning", lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="live-api", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{config.port}"
+    server.should_exit = True
+    thread.join(timeout=10)
