@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -20,7 +21,7 @@ from difficultynet.data.splits import TensorSplits
 from difficultynet.device import amp_dtype, autocast
 from difficultynet.errors import RunCancelled
 from difficultynet.losses import LossRule, weighted_batch_loss
-from difficultynet.meta import DifficultyNetLearner, commit_buffers
+from difficultynet.meta import DifficultyNetLearner, MetaStats, commit_buffers
 from difficultynet.metrics import ClassAccuracy, class_correct_counts, to_class_accuracy
 from difficultynet.models import FeatureClassifier, create_model
 from difficultynet.records import ClassColumns, EpochRecord, clean_float, group_of
@@ -32,6 +33,13 @@ EVAL_BATCH_SIZE = 1000
 StopCheck = Callable[[], bool]
 
 
+@dataclass(frozen=True)
+class StepOutcome:
+    loss: torch.Tensor  # detached, still on the device
+    stats: MetaStats | None
+    lr: float
+
+
 class _EpochTotals:
     """Per-epoch sums kept as device tensors (no ``.item()`` per step)."""
 
@@ -39,6 +47,16 @@ class _EpochTotals:
         zero = torch.zeros((), device=device)
         self.loss, self.driver, self.meta = zero.clone(), zero.clone(), zero.clone()
         self.steps = self.meta_updates = self.meta_ce_updates = 0
+
+    def add(self, outcome: StepOutcome) -> None:
+        self.loss += outcome.loss
+        self.steps += 1
+        if outcome.stats is not None:
+            self.driver += outcome.stats.driver_loss
+            self.meta_updates += 1
+            if outcome.stats.meta_loss is not None:
+                self.meta += outcome.stats.meta_loss
+                self.meta_ce_updates += 1
 
     def mean_or_none(self, total: torch.Tensor, count: int) -> float | None:
         return clean_float(total.item() / count) if count else None
@@ -105,6 +123,36 @@ class Trainer:
         return self._prepare(self.splits.meta_x[idx]), self.splits.meta_y[idx]
 
     # ------------------------------------------------------------------ training
+    def prepare_train_batch(
+        self, idx: torch.Tensor, aug_generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Gather a batch from the uint8 cache, augment it on the device and normalise it."""
+        return self._prepare(augment(self.splits.train_x[idx], aug_generator)), self.splits.train_y[idx]
+
+    def train_step(self, x: torch.Tensor, y: torch.Tensor, class_weights: torch.Tensor | None) -> StepOutcome:
+        """One optimisation step (with the Difficulty-Net meta update where due); no host sync."""
+        lr = self.optimizer.param_groups[0]["lr"]
+        buffers = None
+        stats = None
+        with autocast(self.device, self.amp_dtype):
+            if self.learner is None:
+                loss = weighted_batch_loss(self.loss_fn(self.model(x), y), y, class_weights)
+            else:
+                do_meta = self.global_step % self.config.dnet.meta_every == 0
+                step = self.learner.training_step(
+                    self.model, self.loss_fn, x, y, meta_batch=self._meta_batch, lr=lr, do_meta=do_meta
+                )
+                loss, buffers, stats = step.loss, step.buffers, step.stats
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        if buffers is not None:
+            commit_buffers(self.model, buffers)
+        self.scheduler.step()
+        self.global_step += 1
+        return StepOutcome(loss.detach().float(), stats, lr)
+
     def train_epoch(
         self, should_stop: StopCheck | None = None, on_batch: Callable[[], None] | None = None
     ) -> EpochRecord:
@@ -118,35 +166,10 @@ class Trainer:
         totals = _EpochTotals(self.device)
         lr = self.config.lr
         for batch_index, idx in enumerate(self.batches.epoch(epoch)):
-            x = self._prepare(augment(self.splits.train_x[idx], aug_generator))
-            y = self.splits.train_y[idx]
-            lr = self.optimizer.param_groups[0]["lr"]
-            buffers = None
-            with autocast(self.device, self.amp_dtype):
-                if self.learner is None:
-                    loss = weighted_batch_loss(self.loss_fn(self.model(x), y), y, use_weights)
-                else:
-                    do_meta = self.global_step % self.config.dnet.meta_every == 0
-                    step = self.learner.training_step(
-                        self.model, self.loss_fn, x, y, meta_batch=self._meta_batch, lr=lr, do_meta=do_meta
-                    )
-                    loss, buffers = step.loss, step.buffers
-                    if step.stats is not None:
-                        totals.driver += step.stats.driver_loss
-                        totals.meta_updates += 1
-                        if step.stats.meta_loss is not None:
-                            totals.meta += step.stats.meta_loss
-                            totals.meta_ce_updates += 1
-            self.optimizer.zero_grad(set_to_none=True)
-            self.scaler.scale(loss).backward()
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
-            if buffers is not None:
-                commit_buffers(self.model, buffers)
-            self.scheduler.step()
-            self.global_step += 1
-            totals.loss += loss.detach().float()
-            totals.steps += 1
+            x, y = self.prepare_train_batch(idx, aug_generator)
+            outcome = self.train_step(x, y, use_weights)
+            totals.add(outcome)
+            lr = outcome.lr
             if on_batch is not None:
                 on_batch()
             if should_stop is not None and should_stop():
