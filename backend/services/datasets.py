@@ -142,11 +142,15 @@ class DatasetService:
         root = self.settings.data_root.resolve()
         if base.startswith(("/", "\\")) or "\x00" in base:
             raise field_error("base", "must be a folder relative to the data root")
-        folder = (root / base).resolve()
-        if not folder.is_relative_to(root):
+        try:
+            folder = (root / base).resolve()
+            inside, exists = folder.is_relative_to(root), folder.is_dir()
+        except (OSError, RuntimeError, ValueError) as exc:  # name too long, symlink loop, ...
+            raise field_error("base", f"unusable folder name ({type(exc).__name__})") from exc
+        if not inside:
             raise field_error("base", "must stay inside the data root")
-        if not folder.is_dir():
-            raise field_error("base", f"folder {base!r} does not exist under the data root")
+        if not exists:
+            raise field_error("base", f"folder {base[:100]!r} does not exist under the data root")
         return folder
 
     def _prepare_csv(self, dataset_id: str, raw: bytes, base_dir: Path) -> _Prepared:

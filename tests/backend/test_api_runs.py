@@ -23,6 +23,7 @@ from support.sse import SseEvent, iter_sse
 
 from backend.settings import Settings
 from difficultynet import protocol
+from difficultynet.config import TrainConfig
 from difficultynet.export import build_weights_export, validate_weights_export
 from difficultynet.records import EpochRecord
 from worker.reporter import RedisReporter
@@ -61,10 +62,8 @@ def publish(db: redis.Redis, run_id: str, epochs: range, total: int) -> list[Epo
     return records
 
 
-def _config(db: redis.Redis, run_id: str) -> Any:
-    from difficultynet.config import TrainConfig
-
-    return TrainConfig.model_validate_json(db.hget(protocol.run_key(run_id), "config"))
+def _config(db: redis.Redis, run_id: str) -> TrainConfig:
+    return TrainConfig.model_validate_json(str(db.hget(protocol.run_key(run_id), "config")))
 
 
 def set_status(db: redis.Redis, run_id: str, status: str) -> None:
