@@ -9,7 +9,7 @@ dropped or pruned request never leaves a gap or a duplicate.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
@@ -123,7 +123,8 @@ class RunPollUpdate:
     alert: Any = no_update
 
     def as_outputs(self) -> dict[str, Any]:
-        return asdict(self)
+        # not dataclasses.asdict: it deep-copies values, and a dash.Patch cannot be deep-copied
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 def _unreachable(update: RunPollUpdate, error: ApiError) -> RunPollUpdate:
