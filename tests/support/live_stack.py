@@ -179,13 +179,13 @@ class LiveStack:
     ) -> None:
         self.stop()
 
-    def _spawn(self, name: str, argv: list[str]) -> ManagedProcess:
+    def _spawn(self, name: str, argv: list[str], env: Mapping[str, str] | None = None) -> ManagedProcess:
         log_path = self.logs_dir / f"{name}.log"
         with open(log_path, "ab") as log:
             popen = subprocess.Popen(
                 argv,
                 cwd=REPO_ROOT,
-                env=self.env(),
+                env={**self.env(), **(env or {})},
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # a Ctrl-C in the terminal reaches pytest only
@@ -209,8 +209,11 @@ class LiveStack:
             time.sleep(0.1)
         raise StackError(f"API did not answer within {timeout}s:\n{self.api.log_tail()}")
 
-    def start_worker(self, timeout: float = 60.0) -> ManagedProcess:
-        """Start ``celery -A worker.celery_app worker -Q gpu -P prefork -c 1 --max-tasks-per-child 1``."""
+    def start_worker(self, timeout: float = 60.0, env: Mapping[str, str] | None = None) -> ManagedProcess:
+        """Start ``celery -A worker.celery_app worker -Q gpu -P prefork -c 1 --max-tasks-per-child 1``.
+
+        ``env`` overrides variables for this worker only, e.g. its own ``CUDA_VISIBLE_DEVICES``.
+        """
         self._worker_count += 1
         name = f"worker{self._worker_count}"
         argv = [
@@ -218,7 +221,7 @@ class LiveStack:
             "-Q", "gpu", "-P", "prefork", "-c", "1", "--max-tasks-per-child", "1", "-O", "fair",
             "-n", f"{name}@%h", "--loglevel", "info", "--without-gossip", "--without-mingle",
         ]  # fmt: skip
-        worker = self._spawn(name, argv)
+        worker = self._spawn(name, argv, env)
         self.workers.append(worker)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
