@@ -97,7 +97,7 @@ def test_cdb_weights() -> None:
 
 
 def _rule(method: str, **kwargs: object) -> LossRule:
-    return LossRule(TrainConfig(method=method, **kwargs), torch.tensor([100, 10, 1]))  # type: ignore[arg-type]
+    return LossRule(TrainConfig.model_validate({"method": method, **kwargs}), torch.tensor([100, 10, 1]))
 
 
 def test_rule_weights_per_method_and_epoch() -> None:

@@ -160,7 +160,7 @@ def test_full_meta_gradient_matches_identity_and_finite_differences() -> None:
     model = _model().double().train()
     x, y, meta_x, meta_y = (t.double() if t.is_floating_point() else t for t in _batches())
     lr, batch = 0.5, x.shape[0]
-    params = dict(model.named_parameters())
+    params: dict[str, torch.Tensor] = dict(model.named_parameters())
 
     def meta_loss(w: torch.Tensor) -> torch.Tensor:
         per_sample = cross_entropy(functional_call(model, (params, cloned_buffers(model)), (x,)), y).double()
@@ -178,12 +178,13 @@ def test_full_meta_gradient_matches_identity_and_finite_differences() -> None:
     virtual = {n: (params[n] - lr * g).detach().requires_grad_() for n, g in zip(names, grads, strict=True)}
     meta_ce = F.cross_entropy(functional_call(model, (virtual, cloned_buffers(model)), (meta_x,)), meta_y)
     v = torch.autograd.grad(meta_ce, [virtual[n] for n in names])
-    identity = []
+    identity: list[torch.Tensor] = []
     for c in range(C):
         class_grads = torch.autograd.grad(
             per_sample[y == c].sum(), [params[n] for n in names], retain_graph=True
         )
-        identity.append(-(lr / batch) * sum((a * b).sum() for a, b in zip(v, class_grads, strict=True)))
+        inner = torch.stack([(a * b).sum() for a, b in zip(v, class_grads, strict=True)]).sum()
+        identity.append(-(lr / batch) * inner)
     torch.testing.assert_close(autograd_grad, torch.stack(identity), rtol=1e-6, atol=1e-10)
 
     # Central finite differences on w.

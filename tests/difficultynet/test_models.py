@@ -49,12 +49,14 @@ def test_models_expose_features_and_head(name: str, channels: int) -> None:
 
 def test_torchvision_stem_depends_on_image_size() -> None:
     small = create_model("resnet18", num_classes=3, in_channels=1, image_size=32)
-    first = small.features[0]
-    assert isinstance(first, nn.Conv2d) and first.kernel_size == (3, 3) and first.stride == (1, 1)
-    assert isinstance(small.features[3], nn.Identity)  # no max-pool for small images
+    assert isinstance(small.features, nn.Sequential)
+    stem, maxpool = small.features[0], small.features[3]
+    assert isinstance(stem, nn.Conv2d) and stem.kernel_size == (3, 3) and stem.stride == (1, 1)
+    assert isinstance(maxpool, nn.Identity)  # no max-pool for small images
     large = create_model("resnet50", num_classes=3, in_channels=1, image_size=96)
-    first = large.features[0]
-    assert isinstance(first, nn.Conv2d) and first.kernel_size == (7, 7) and first.in_channels == 1
+    assert isinstance(large.features, nn.Sequential)
+    stem = large.features[0]
+    assert isinstance(stem, nn.Conv2d) and stem.kernel_size == (7, 7) and stem.in_channels == 1
     assert large(torch.randn(1, 1, 96, 96)).shape == (1, 3)
 
 
