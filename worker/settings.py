@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -25,6 +25,11 @@ class WorkerSettings(BaseSettings):
     redis_retry_s: float = Field(
         60.0, ge=0, description="how long run-state writes retry while Redis is down"
     )
+
+    @field_validator("cache_dir", mode="before")
+    @classmethod
+    def _empty_means_no_cache(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @model_validator(mode="after")
     def _heartbeat_fits_lease(self) -> WorkerSettings:
