@@ -39,11 +39,11 @@ def test_the_example_values_are_the_defaults(
     for name in list(os.environ):
         if name.startswith("DNET_"):
             monkeypatch.delenv(name)
-    from_example = settings_class(_env_file=ENV_EXAMPLE)  # type: ignore[call-arg]
-    defaults = settings_class(_env_file=None)  # type: ignore[call-arg]
+    from_example = settings_class(_env_file=ENV_EXAMPLE)
+    defaults = settings_class(_env_file=None)
     assert from_example.model_dump() == defaults.model_dump()
 
 
 def test_blank_cache_dir_disables_the_cache(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DNET_CACHE_DIR", "")
-    assert WorkerSettings(_env_file=None).cache_dir is None  # type: ignore[call-arg]
+    assert WorkerSettings(_env_file=None).cache_dir is None
