@@ -87,8 +87,9 @@ class Trainer:
                 DifficultyNetLearner(self.num_classes, config.dnet, device) if config.is_dnet else None
             )
         self.channels_last = device.type == "cuda"
-        if self.channels_last:
+        if self.channels_last:  # NHWC convolutions and autotuned kernels: the fast path on GPUs
             self.model = self.model.to(memory_format=torch.channels_last)
+            torch.backends.cudnn.benchmark = True
         self.optimizer = torch.optim.SGD(
             self.model.parameters(),
             lr=config.lr,
