@@ -222,3 +222,19 @@ def test_meta_every_k_and_driver_only(digits: Manifest, tmp_path: Path) -> None:
     )
     record = fit(config, digits, run_id="d").records[-1]
     assert record.meta_loss is None and record.driver_loss is not None
+
+
+def test_learning_rate_schedule() -> None:
+    from difficultynet.schedule import lr_factor
+
+    step = TrainConfig(epochs=20, warmup_epochs=5)
+    assert lr_factor(0, 10, step) == pytest.approx(1 / 50)  # linear warm-up over 5 epochs × 10 steps
+    assert lr_factor(24, 10, step) == pytest.approx(25 / 50)
+    assert lr_factor(49, 10, step) == 1.0 and lr_factor(159, 10, step) == 1.0
+    assert lr_factor(160, 10, step) == 0.01 and lr_factor(179, 10, step) == 0.01  # ×0.01 from 80 %
+    assert lr_factor(180, 10, step) == 1e-4 and lr_factor(199, 10, step) == 1e-4  # ×1e-4 from 90 %
+    assert TrainConfig(epochs=8, warmup_epochs=5).effective_warmup_epochs == 2  # clamped to epochs // 4
+    cosine = TrainConfig(epochs=10, warmup_epochs=0, lr_schedule="cosine")
+    assert lr_factor(0, 10, cosine) == 1.0
+    assert lr_factor(50, 10, cosine) == pytest.approx(0.5)
+    assert lr_factor(99, 10, cosine) == pytest.approx(0.5 * (1 + math.cos(math.pi * 99 / 100)))
