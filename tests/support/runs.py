@@ -1,0 +1,29 @@
+"""Run hashes as the API writes them, for worker tests that need a run without going through the API."""
+
+from __future__ import annotations
+
+import time
+
+import redis
+
+from difficultynet import protocol
+from difficultynet.config import TrainConfig
+
+
+def add_run(
+    db: redis.Redis, run_id: str, config: TrainConfig, *, status: str = "queued", **extra: str
+) -> None:
+    """A run hash as the API writes it."""
+    fields: dict[str, str | float | int] = {
+        "status": status,
+        "config": config.model_dump_json(),
+        "dataset_id": "0" * 16,
+        "created_at": time.time(),
+        "epochs_total": config.epochs,
+        "epoch": 0,
+        "task_id": run_id,
+        "attempt": 0,
+        **extra,
+    }
+    db.hset(protocol.run_key(run_id), mapping=fields)
+    db.zadd(protocol.RUNS_INDEX_KEY, {run_id: time.time()})
