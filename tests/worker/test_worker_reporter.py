@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import pytest
 import redis
+from support import runs
 from support.records import make_record
 
 from difficultynet import protocol
@@ -19,7 +20,7 @@ RUN = "2" * 32
 
 
 def stream_epochs(db: redis.Redis) -> list[int]:
-    return [protocol.epoch_from_stream_id(entry_id) for entry_id, _ in db.xrange(protocol.epochs_key(RUN))]
+    return runs.stream_epochs(db, RUN)
 
 
 def export(records: Sequence[EpochRecord]) -> str:
@@ -31,10 +32,10 @@ def test_each_epoch_becomes_one_stream_entry_with_progress_and_weights(db: redis
     records = [make_record(RUN, epoch, epochs_total=3) for epoch in (1, 2, 3)]
     for record in records:
         reporter(record)
-    entries = db.xrange(protocol.epochs_key(RUN))
+    entries = runs.stream_entries(db, RUN)
     assert [entry_id for entry_id, _ in entries] == ["1-0", "2-0", "3-0"]
     assert EpochRecord.model_validate_json(entries[1][1]["record"]) == records[1]
-    run = db.hgetall(protocol.run_key(RUN))
+    run = runs.run_fields(db, RUN)
     assert run["epoch"] == "3" and run["epochs_total"] == "3" and float(run["elapsed_s"]) == 7.5
     assert float(run["top1"]) == records[2].top1 and "epoch_at" in run
     assert json.loads(db.get(protocol.weights_key(RUN)) or "") == {"epochs": [1, 2, 3]}

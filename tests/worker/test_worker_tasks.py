@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import redis
+from support import runs
 from support.datasets import tiny_files, write_files
 from support.runs import add_run
 
@@ -25,7 +26,7 @@ RUN = "e" * 32
 
 def tiny_config(epochs: int, method: str = "ce") -> TrainConfig:
     return TrainConfig(
-        method=method,  # type: ignore[arg-type]
+        method=method,
         model="resnet8",
         epochs=epochs,
         batch_size=4,
@@ -47,7 +48,7 @@ def run_job(settings: WorkerSettings, config: TrainConfig, dataset: tuple[str, s
 
 
 def stream_epochs(db: redis.Redis) -> list[int]:
-    return [protocol.epoch_from_stream_id(i) for i, _ in db.xrange(protocol.epochs_key(RUN))]
+    return runs.stream_epochs(db, RUN)
 
 
 def test_a_run_trains_reports_every_epoch_and_succeeds(
@@ -57,7 +58,7 @@ def test_a_run_trains_reports_every_epoch_and_succeeds(
     add_run(db, RUN, config)
     result = run_job(worker_settings, config, dataset)
     assert result["status"] == "succeeded", result
-    run = db.hgetall(protocol.run_key(RUN))
+    run = runs.run_fields(db, RUN)
     assert run["status"] == "succeeded" and run["epoch"] == "2" and run["attempt"] == "1"
     assert run["device"] == "cpu" and run["worker"].startswith("test@host (pid ")
     assert float(run["started_at"]) <= float(run["finished_at"])
@@ -124,8 +125,8 @@ def test_redelivery_resumes_from_the_checkpoint_without_duplicates(
     assert run_job(worker_settings, config, dataset)["status"] == "succeeded"
     # Simulate the crash window "checkpoint of epoch 3 written, Redis lost epoch 3": trim the stream tail.
     db.delete(protocol.epochs_key(RUN))
-    for entry_id, fields in [("1-0", {"record": "{}"}), ("2-0", {"record": "{}"})]:
-        db.xadd(protocol.epochs_key(RUN), fields, id=entry_id)
+    for epoch in (1, 2):
+        db.xadd(protocol.epochs_key(RUN), {"record": "{}"}, id=protocol.epoch_stream_id(epoch))
     db.hset(protocol.run_key(RUN), "status", "running")
     assert run_job(worker_settings, config, dataset)["status"] == "succeeded"
     assert stream_epochs(db) == [1, 2, 3]
@@ -140,7 +141,7 @@ def test_bad_input_fails_the_run_with_a_readable_error(
     missing = tmp_path / "gone"
     result = run_job(worker_settings, config, (str(missing / "manifest.csv"), str(missing)))
     assert result["status"] == "failed" and result["error"]
-    run = db.hgetall(protocol.run_key(RUN))
+    run = runs.run_fields(db, RUN)
     assert run["status"] == "failed" and run["error"] and "Traceback" not in run["error"]
 
 
