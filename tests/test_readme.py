@@ -70,7 +70,7 @@ def test_api_table_matches_the_openapi_schema() -> None:
 
 
 def test_cli_table_names_every_subcommand() -> None:
-    cli = pytest.importorskip("difficultynet.cli", reason="TEMPORARY: not written yet")
+    cli = importlib.import_module("difficultynet.cli")
     parser = cli.build_parser()
     subcommands = {
         name
