@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import io
+import os
+import shutil
 import zipfile
 from pathlib import Path
 
+import httpx
 from PIL import Image
 
 # A small valid dataset: 3 classes (train 6/3/2), one val and one test image per class.
@@ -53,3 +56,32 @@ def write_files(folder: Path, files: dict[str, bytes]) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
     return folder
+
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SHARED_CIFAR = Path(os.environ.get("DNET_SHARED_DIR", REPO_ROOT.parent / "shared")) / "data" / "cifar10-lt"
+MINI_MANIFEST = "cifar10_lt_mini.csv"
+
+
+def install_training_dataset(data_root: Path) -> tuple[bytes, str]:
+    """A real training set under ``data_root``: the shared CIFAR-10-LT mini set (812 train images, 32×32)
+    when ``../shared`` exists, else the built-in digits demo. Returns (manifest bytes, base folder)."""
+    manifest = SHARED_CIFAR / MINI_MANIFEST
+    if manifest.exists():
+        target = data_root / "cifar10-lt"
+        for line in manifest.read_text().splitlines()[1:]:
+            rel = line.split(",", 1)[0]
+            (target / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(SHARED_CIFAR / rel, target / rel)
+        return manifest.read_bytes(), "cifar10-lt"
+    from difficultynet.demo import write_demo_dataset
+
+    return write_demo_dataset(data_root / "demo").read_bytes(), "demo"
+
+
+def upload_training_dataset(client: httpx.Client, data_root: Path) -> str:
+    """Install the training set under the API's data root, upload its manifest, return the dataset id."""
+    manifest, base = install_training_dataset(data_root)
+    response = client.post("/api/datasets", files={"file": ("dataset.csv", manifest)}, data={"base": base})
+    assert response.status_code in (200, 201), response.text
+    return str(response.json()["id"])
