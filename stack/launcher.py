@@ -144,6 +144,8 @@ class Launcher:
         previous = {sig: signal.signal(sig, self._on_signal) for sig in handled}
         try:
             self._check_ports()
+            if self.settings.redis_url:
+                self._check_external_redis(self.settings.redis_url)
             manifest = ensure_demo_dataset(self.paths.demo_dir) if with_demo else None
             self._start_all()
             with self.console.status("Waiting for the API, the dashboard and the workers…"):
@@ -201,6 +203,15 @@ class Launcher:
     def _start(self, name: str, argv: list[str], env: dict[str, str], restart: bool = False) -> Child:
         spec = ChildSpec(name, argv, env, services.log_file(self.paths, name), restart=restart)
         return self.supervisor.start(spec)
+
+    def _check_external_redis(self, url: str) -> None:
+        """Fail fast: an unreachable DNET_REDIS_URL (often a copied .env) would otherwise time out later."""
+        problem = probes.redis_problem(url)
+        if problem:
+            raise StartupError(
+                f"DNET_REDIS_URL={probes.redact_url(url)} is not reachable ({problem}). Start that Redis, "
+                "or unset DNET_REDIS_URL (environment or .env) to use an embedded redis-server."
+            )
 
     def _start_redis(self) -> str:
         server = RedisServer(
@@ -271,7 +282,7 @@ class Launcher:
             "started_at": time.time(),
             "dashboard_url": self.dashboard_url,
             "api_url": self.api_url,
-            "redis_url": self.redis_url,
+            "redis_url": probes.redact_url(self.redis_url),
             "var_dir": str(self.paths.var_dir),
             "children": {c.name: c.pid for c in self.supervisor.children},
         }
@@ -283,7 +294,7 @@ class Launcher:
         workers = [c.name.removeprefix("worker-") for c in self.supervisor.children if c.spec.restart]
         self.console.print(f"[bold green]Dashboard: {self.dashboard_url}[/]")
         self.console.print(f"API:       {self.api_url}  (docs: {self.api_url}/docs)")
-        self.console.print(f"Redis:     {self.redis_url}")
+        self.console.print(f"Redis:     {probes.redact_url(self.redis_url)}")
         self.console.print(f"Workers:   {', '.join(workers)}")
         self.console.print(f"Logs:      {self.paths.logs_dir}")
         self.console.print("Press Ctrl-C to stop.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -45,6 +46,34 @@ def api_health(api_url: str, token: str | None = None) -> ApiHealth | None:
         return parse_health(response.json())
     except ValueError:
         return None
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced by ``***`` (for printing and the state file)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def redis_problem(url: str, timeout_s: float = 3.0) -> str | None:
+    """Why the Redis at ``url`` cannot be used (None when it answers PING)."""
+    import redis
+
+    try:
+        client = redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
+    except ValueError as exc:
+        return f"invalid URL: {exc}"
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        return str(exc) or type(exc).__name__
+    finally:
+        client.close()
+    return None
 
 
 def http_ok(url: str) -> bool:

@@ -337,7 +337,26 @@ def test_redis_keeps_an_append_only_file_on_a_volume(
     assert option(command, "--maxmemory-policy") == "noeviction", "Celery's broker keys must never be evicted"
     targets = volume_targets(redis)
     assert "/data" in targets and targets["/data"] in compose["volumes"]
-    assert environment(services["api"])["DNET_REDIS_URL"].endswith("redis://redis:6379/0}")
+    for name in ("api", "worker"):
+        assert environment(services[name])["DNET_REDIS_URL"] == "${EXTERNAL_REDIS_URL:-redis://redis:6379/0}"
+
+
+@pytest.mark.parametrize(
+    ("name", "settings"),
+    [
+        ("api", ("DNET_REDIS_URL", "DNET_DATA_ROOT", "DNET_RUNS_DIR")),
+        ("worker", ("DNET_REDIS_URL", "DNET_DATA_ROOT", "DNET_RUNS_DIR", "DNET_CACHE_DIR")),
+        ("dashboard", ("DNET_API_URL", "DNET_DASHBOARD_HOST", "DNET_DASHBOARD_PORT")),
+    ],
+)
+def test_container_values_are_not_left_to_dotenv(
+    services: dict[str, dict[str, Any]], name: str, settings: tuple[str, ...]
+) -> None:
+    """`environment:` beats `env_file:`, so .env.example's local values (loopback, var/...) cannot leak in."""
+    env = environment(services[name])
+    for setting in settings:
+        assert setting in env, f"{name}: {setting} would come from .env"
+        assert "127.0.0.1" not in env[setting] and not env[setting].startswith("var/"), (name, setting)
 
 
 def test_dependencies_wait_for_health(services: dict[str, dict[str, Any]]) -> None:

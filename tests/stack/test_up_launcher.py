@@ -15,6 +15,7 @@ from rich.console import Console
 
 from stack.instance import InstanceLock
 from stack.launcher import EXIT_FAILED, Launcher, add_up_arguments, run_up
+from stack.redis_server import free_port
 from stack.settings import StackSettings
 from stack.supervisor import ChildSpec
 
@@ -105,7 +106,16 @@ def test_busy_port_is_named_with_the_flag_to_change_it(
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        code = run_up(parse("--dashboard-port", str(port), "--var-dir", str(tmp_path / "v"), "--no-demo"))
+        code = run_up(
+            parse(
+                "--api-port",
+                str(free_port()),
+                "--dashboard-port",
+                str(port),
+                "--var-dir",
+                str(tmp_path / "v"),
+            )
+        )
     out = capsys.readouterr().out
     assert code == EXIT_FAILED
     assert f"port {port} on 127.0.0.1 (the dashboard port) is already in use" in out
@@ -115,3 +125,20 @@ def test_busy_port_is_named_with_the_flag_to_change_it(
     lock = InstanceLock(StackSettings(var_dir=tmp_path / "v").paths())
     assert lock.acquire()  # and the lock was released
     lock.release()
+
+
+def test_unreachable_external_redis_fails_fast_without_leaking_the_password(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    port = free_port()
+    monkeypatch.setenv("DNET_REDIS_URL", f"redis://:hunter2@127.0.0.1:{port}/0")
+    started = time.monotonic()
+    code = run_up(parse("--var-dir", str(tmp_path / "v"), "--api-port", str(free_port())))
+    out = capsys.readouterr().out
+    assert code == EXIT_FAILED
+    assert f"DNET_REDIS_URL=redis://:***@127.0.0.1:{port}/0 is not reachable" in out
+    assert "unset DNET_REDIS_URL" in out
+    assert "hunter2" not in out
+    assert not (tmp_path / "v" / "data" / "demo").exists()  # failed before doing any work
+    assert time.monotonic() - started < 15

@@ -12,7 +12,7 @@ from typing import ClassVar
 import pytest
 
 from stack import healthcheck, probes
-from stack.redis_server import free_port
+from stack.redis_server import RedisServer, free_port
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -113,3 +113,23 @@ def test_healthcheck_exit_codes(server: str, capsys: pytest.CaptureFixture[str])
         healthcheck.main([f"http://127.0.0.1:{free_port()}/", "--timeout", "1"]) == healthcheck.EXIT_UNHEALTHY
     )
     assert "ConnectError" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
+        ("redis://:hunter2@head:6379/0", "redis://:***@head:6379/0"),
+        ("rediss://dnet:hunter2@head.example.org/1", "rediss://dnet:***@head.example.org/1"),
+    ],
+)
+def test_redact_url(url: str, shown: str) -> None:
+    assert probes.redact_url(url) == shown
+
+
+def test_redis_problem(redis_server: RedisServer) -> None:
+    assert probes.redis_problem(redis_server.url) is None
+    unreachable = probes.redis_problem(f"redis://127.0.0.1:{free_port()}/0", timeout_s=1)
+    assert unreachable is not None and "Connection refused" in unreachable
+    invalid = probes.redis_problem("http://not-redis")
+    assert invalid is not None and invalid.startswith("invalid URL")
