@@ -106,16 +106,8 @@ def test_busy_port_is_named_with_the_flag_to_change_it(
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        code = run_up(
-            parse(
-                "--api-port",
-                str(free_port()),
-                "--dashboard-port",
-                str(port),
-                "--var-dir",
-                str(tmp_path / "v"),
-            )
-        )
+        ports = ("--api-port", str(free_port()), "--dashboard-port", str(port))
+        code = run_up(parse(*ports, "--var-dir", str(tmp_path / "v"), "--no-demo"))
     out = capsys.readouterr().out
     assert code == EXIT_FAILED
     assert f"port {port} on 127.0.0.1 (the dashboard port) is already in use" in out
