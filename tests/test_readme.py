@@ -93,8 +93,6 @@ def test_cli_table_names_every_subcommand() -> None:
     ),
 )
 def test_local_links_exist(target: str) -> None:
-    if target == "docs/screenshot-run.png" and not (REPO / target).exists():
-        pytest.skip("TEMPORARY: the screenshot is added when the dashboard's e2e test has produced it")
     assert (REPO / target).exists(), f"README links to {target}, which is not in the repository"
 
 
