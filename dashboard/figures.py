@@ -208,13 +208,19 @@ def curve_series(classes: ClassColumns, picks: Sequence[int] = ()) -> list[Curve
     return groups + [s for s in class_series if classes.index[s.position] in wanted]
 
 
+def group_mean_series(records: Sequence[EpochRecord], metric: Metric) -> dict[Group, list[float]]:
+    """Per-epoch mean of ``metric`` in each group, from one (epochs × classes) matrix."""
+    matrix = np.asarray([getattr(r.classes, metric) for r in records], dtype=float)
+    groups = np.asarray(records[0].classes.group)
+    return {g: matrix[:, groups == g].mean(axis=1).tolist() for g in GROUPS if (groups == g).any()}
+
+
 def _series_points(
-    records: Sequence[EpochRecord], metric: Metric, series: CurveSeries
+    records: Sequence[EpochRecord], metric: Metric, series: CurveSeries, means: dict[Group, list[float]]
 ) -> tuple[list, list, list]:
     xs = [r.epoch for r in records]
     if series.kind == "group":
-        ys = [group_means(r, metric).get(series.group, 0.0) for r in records]
-        return xs, ys, []
+        return xs, means.get(series.group, [0.0] * len(records)), []
     p = series.position
     ys = [getattr(r.classes, metric)[p] for r in records]
     custom = [
@@ -228,8 +234,10 @@ def _value_format(metric: Metric) -> str:
     return ".1%" if metric in ACCURACY_METRICS else ".3f"
 
 
-def _curve_trace(records: Sequence[EpochRecord], metric: Metric, series: CurveSeries) -> go.Scattergl:
-    xs, ys, custom = _series_points(records, metric, series)
+def _curve_trace(
+    records: Sequence[EpochRecord], metric: Metric, series: CurveSeries, means: dict[Group, list[float]]
+) -> go.Scattergl:
+    xs, ys, custom = _series_points(records, metric, series, means)
     if series.kind == "group":
         return go.Scattergl(
             x=xs,
@@ -268,8 +276,9 @@ def curves_figure(records: Sequence[EpochRecord], metric: Metric, picks: Sequenc
         if lines
         else (f"{METRICS[metric].capitalize()}: group means and picked classes")
     )
+    means = {} if lines else group_mean_series(records, metric)
     figure = go.Figure(
-        [_curve_trace(records, metric, s) for s in series],
+        [_curve_trace(records, metric, s, means) for s in series],
         layout=_layout(
             title,
             "epoch",
@@ -307,8 +316,10 @@ def curves_patch(new_records: Sequence[EpochRecord], metric: Metric, picks: Sequ
     patch = Patch()
     if not new_records:
         return patch
-    for i, series in enumerate(curve_series(new_records[0].classes, picks)):
-        xs, ys, custom = _series_points(new_records, metric, series)
+    classes = new_records[0].classes
+    means = {} if uses_class_lines(len(classes.index)) else group_mean_series(new_records, metric)
+    for i, series in enumerate(curve_series(classes, picks)):
+        xs, ys, custom = _series_points(new_records, metric, series, means)
         patch["data"][i]["x"].extend(xs)
         patch["data"][i]["y"].extend(ys)
         if custom:
