@@ -53,6 +53,7 @@ from difficultynet.config import TrainConfig
 from difficultynet.export import build_weights_export
 from difficultynet.records import ClassColumns, EpochRecord, clean_float
 from difficultynet.train import RunDirectory
+from worker.lease import RunLease, owner_token
 from worker.reporter import RedisReporter
 from worker.tasks import _weights_from_run_dir
 
@@ -81,8 +82,12 @@ NOTES = """\
 * The **200-epoch** column is synthesised: records with the real run's 1000 class names and counts and
   randomised per-class values in the same number format, written epoch by epoch through the worker's
   `RedisReporter` (with the export read back from `weights.json` as `worker/tasks.py` does) after the
-  engine's per-epoch `metrics.jsonl` + `weights.json` writes (`difficultynet.train.RunDirectory`); the
-  Difficulty-Net state in the export is the real run's.
+  engine's per-epoch `metrics.jsonl` + `weights.json` writes (`difficultynet.train.RunDirectory`), while
+  holding the run's lease as a worker does; the Difficulty-Net state in the export is the real run's.
+* **weights key**: while a run trains it holds `weights.json` exactly as the engine wrote it (indented);
+  when the run ends the worker replaces it with compact JSON, which is what the table shows. At 1000
+  classes about 6 MiB of it is the Difficulty-Net MLP state (1000 → 128 → 128 → 1000 weights), the rest
+  the per-epoch weight and difficulty histories.
 """
 
 
@@ -289,30 +294,59 @@ def synthetic_record(
 def synthesize_run(
     client: redis.Redis, template_run_id: str, epochs: int, runs_dir: Path, spec: SyntheticSpec, out: Figures
 ) -> str:
-    """A finished ``epochs``-epoch run written epoch by epoch as the engine and the worker write one."""
+    """A finished ``epochs``-epoch run written epoch by epoch as the engine and the worker write one.
+
+    Like a worker, it holds the run's lease while the run is ``running``: the workers' crash recovery
+    would otherwise take the run for an orphan and start training it.
+    """
     raw: dict[str, str] = client.hgetall(protocol.run_key(template_run_id))  # type: ignore[assignment]
     template_export = json.loads(client.get(protocol.weights_key(template_run_id)))  # type: ignore[arg-type]
-    template = last_record(client, template_run_id)
     config = TrainConfig.model_validate_json(raw["config"]).model_copy(update={"epochs": epochs})
     run_id = uuid.uuid4().hex
+    lease = RunLease(client, run_id, ttl_s=h.PRODUCTION_TIMINGS.lease_ttl_s, owner=owner_token("synthetic"))
+    if not lease.try_acquire():
+        raise RuntimeError(f"lease of the new run {run_id} is taken")
     created = time.time()
     fields = {**raw, "status": "running", "config": config.model_dump_json(), "epochs_total": epochs,
               "epoch": 0, "created_at": created, "started_at": created, "finished_at": "", "task_id": "",
-              "worker": "synthetic (benchmarks/scale.py)"}  # fmt: skip
+              "attempt": 0, "worker": "synthetic (benchmarks/scale.py)"}  # fmt: skip
     client.hset(protocol.run_key(run_id), mapping=fields)  # type: ignore[arg-type]
     client.zadd(protocol.RUNS_INDEX_KEY, {run_id: created})
-    out_dir = runs_dir / run_id
+    try:
+        with lease.heartbeat(h.PRODUCTION_TIMINGS.heartbeat_s):
+            final = write_epochs(client, lease, run_id, config, template_export, runs_dir / run_id, spec, out)
+        client.set(protocol.weights_key(run_id), json.dumps(final))  # as worker/tasks.py does at the end
+        lease.update({"status": "succeeded", "finished_at": time.time()})
+    finally:
+        lease.release()
+    return run_id
+
+
+def write_epochs(
+    client: redis.Redis,
+    lease: RunLease,
+    run_id: str,
+    config: TrainConfig,
+    template_export: dict[str, Any],
+    out_dir: Path,
+    spec: SyntheticSpec,
+    out: Figures,
+) -> dict[str, Any]:
+    """Report every epoch; returns the final weights export."""
+    template = last_record(client, template_export["run_id"])
     run_dir = RunDirectory(out_dir)
     sha = template_export["dataset_sha256"]
-    reporter = RedisReporter(client, run_id, export=_weights_from_run_dir(out_dir, config, sha))
+    reporter = RedisReporter(client, run_id, lease=lease, export=_weights_from_run_dir(out_dir, config, sha))
     rng = np.random.default_rng(0)
     records: list[EpochRecord] = []
+    epochs = config.epochs
     # The engine rewrites both files every epoch (O(epochs) each); writing them at a few sampled epochs
     # keeps the benchmark short while the reporter still ships the current export at those epochs.
     sampled = {1, epochs // 4, epochs // 2, 3 * epochs // 4, epochs} - {0}
     files_ms: dict[int, float] = {}
     report_ms: dict[int, float] = {}
     dnet_state = template_export.get("difficulty_net")
+    doc: dict[str, Any] = {}
     for epoch in range(1, epochs + 1):
         records.append(
             synthetic_record(template, run_id, epoch, epochs, rng, spec.val_per_class, spec.test_per_class)
@@ -328,13 +362,12 @@ def synthesize_run(
         started = time.perf_counter()
         reporter(records[-1])
         report_ms[epoch] = (time.perf_counter() - started) * 1000
-    client.hset(protocol.run_key(run_id), mapping={"status": "succeeded", "finished_at": time.time()})
     first, last = min(sampled), max(sampled)
     out.put("engine files per epoch (first / last)", [files_ms[first], files_ms[last]],
             f"{files_ms[first]:.0f} / {files_ms[last]:.0f} ms (metrics.jsonl + weights.json)")  # fmt: skip
     out.put("worker reporter per epoch (first / last)", [report_ms[first], report_ms[last]],
             f"{report_ms[first]:.1f} / {report_ms[last]:.1f} ms (XADD + HSET + SET weights)")  # fmt: skip
-    return run_id
+    return doc
 
 
 # -- the end-to-end run -----------------------------------------------------------------------------
@@ -489,6 +522,9 @@ def benchmark(args: argparse.Namespace) -> Report:
             ),
         )
         after = used_memory(client)
+        trained_by = client.hget(protocol.run_key(long_id), "worker")
+        if trained_by != "synthetic (benchmarks/scale.py)":
+            raise RuntimeError(f"the synthetic run was taken over by {trained_by!r}")
         measure_storage(client, long_id, long)
         long.put("used_memory Δ (whole run)", after - before, kib(after - before))
         measure_reads(api, client, long_id, args.synthetic_epochs, args.repeat, long)
