@@ -2,7 +2,7 @@
 
 Synthetic uint8 32×32 RGB data, 10 classes, batch 128, meta batch 100, through the real ``Trainer``
 (``prepare_train_batch`` + ``train_step``). Variants are timed round-robin so a change in machine load hits
-all of them alike; the table reports the median step time and the ratio to CE.
+all of them alike; the table reports the mean step time (over a multiple of every meta_every) and the ratio to CE.
 
     .venv/bin/python benchmarks/step_cost.py --threads 1 --write
 """
@@ -102,7 +102,7 @@ def main() -> int:
     )
     parser.add_argument("--models", nargs="+", default=["resnet8", "resnet32"])
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
-    parser.add_argument("--steps", type=int, default=12)
+    parser.add_argument("--steps", type=int, default=20, help="timed steps (keep a multiple of 10)")
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--threads", type=int, default=1)
@@ -126,7 +126,7 @@ def main() -> int:
         f"Machine: {cpu}, {os.cpu_count()} cores, torch {torch.__version__}, {args.threads} torch thread(s); "
         f"load average {load_before[0]:.2f} before / {load_after[0]:.2f} after (the machine is shared, so "
         "absolute times are noisy; variants are timed round-robin, so the ratios are the robust figure).  ",
-        f"Date: {datetime.now(UTC).date().isoformat()}. Median of {args.steps} steps after {args.warmup} "
+        f"Date: {datetime.now(UTC).date().isoformat()}. Mean of {args.steps} steps after {args.warmup} "
         "warm-up steps. `prep` = gather from the uint8 cache + on-device crop/flip + normalise, per batch.",
         "",
         "| model | variant | ms/step | vs CE | prep ms/batch |",
