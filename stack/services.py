@@ -1,8 +1,8 @@
 """What the local stack runs: GPU discovery, the worker plan and the command line of each service.
 
 Pure functions of the settings and the environment, so they are unit-tested without starting anything.
-CUDA is never initialised here (no torch import): a CUDA context in the launcher would be inherited by
-nothing useful and, in Celery's forked pool, breaks the children.
+GPUs are counted without torch: importing it costs seconds, and a CUDA context would hold GPU memory in
+the launcher for its whole life. Each worker pins its GPU with ``CUDA_VISIBLE_DEVICES`` before starting.
 """
 
 from __future__ import annotations
