@@ -225,8 +225,10 @@ def write_synthetic_lt(directory: Path, spec: SyntheticSpec, *, workers: int = 1
 def describe(dataset: SyntheticDataset) -> str:
     spec = dataset.spec
     groups = dataset.group_counts()
+    manifest = dataset.manifest.resolve()
+    shown = manifest.relative_to(REPO_ROOT) if manifest.is_relative_to(REPO_ROOT) else manifest
     return (
-        f"{dataset.manifest}: {spec.num_classes} classes, train {dataset.train_total} images "
+        f"{shown}: {spec.num_classes} classes, train {dataset.train_total} images "
         f"({max(dataset.train_counts)} … {min(dataset.train_counts)} per class; many/medium/few "
         f"{groups['many']}/{groups['medium']}/{groups['few']}), val {spec.val_per_class}/class, "
         f"test {spec.test_per_class}/class, {spec.image_size}×{spec.image_size} PNG, "
