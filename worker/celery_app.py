@@ -9,11 +9,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import redis
 from celery import Celery, bootsteps
 
 from difficultynet.protocol import QUEUE_GPU, TASK_TRAIN
 from worker.pinning import assert_cuda_untouched
-from worker.recovery import RecoveryLoop
+from worker.recovery import recover_orphaned_runs
 from worker.redis_client import connect
 from worker.settings import WorkerSettings
 
@@ -56,11 +57,18 @@ def celery_config(settings: WorkerSettings) -> dict[str, Any]:
 
 def _recovery_step(settings: WorkerSettings) -> type[bootsteps.StartStopStep]:
     class OrphanRecovery(bootsteps.StartStopStep):
-        """Starts :class:`RecoveryLoop` in the worker's main process (see ``worker/recovery.py``)."""
+        """Scans for orphaned runs at startup and then periodically (see ``worker/recovery.py``).
+
+        Runs on the worker's timer, i.e. in the main process's event loop, not in a thread: the prefork
+        pool forks a fresh child for every run, and forking while another thread holds a lock (an import
+        lock, a connection-pool lock) can leave the child deadlocked.
+        """
+
+        requires = ("celery.worker.components:Timer",)
 
         def __init__(self, parent: Any, **kwargs: Any) -> None:
             super().__init__(parent, **kwargs)
-            self.loop: RecoveryLoop | None = None
+            self.timer_entry: Any = None
 
         def start(self, parent: Any) -> None:
             assert_cuda_untouched()
@@ -69,14 +77,21 @@ def _recovery_step(settings: WorkerSettings) -> type[bootsteps.StartStopStep]:
             def send(task_id: str, args: list[Any]) -> None:
                 app.send_task(TASK_TRAIN, args=args, task_id=task_id, queue=QUEUE_GPU)
 
-            # Short retries: a scan during a Redis outage is simply skipped and tried again later.
-            client = connect(settings.redis_url, retry_s=2.0)
-            self.loop = RecoveryLoop(client, send, settings.recovery_interval_s)
-            self.loop.start()
+            # Short timeouts and retries: a scan during a Redis outage is skipped, not allowed to stall.
+            client = connect(settings.redis_url, retry_s=0.5, socket_timeout_s=2.0)
+
+            def scan() -> None:
+                try:
+                    recover_orphaned_runs(client, send)
+                except redis.RedisError as exc:
+                    logger.warning("orphan scan skipped: %r", exc)
+
+            scan()
+            self.timer_entry = parent.timer.call_repeatedly(settings.recovery_interval_s, scan)
 
         def stop(self, parent: Any) -> None:
-            if self.loop is not None:
-                self.loop.stop()
+            if self.timer_entry is not None:
+                self.timer_entry.cancel()
 
     return OrphanRecovery
 

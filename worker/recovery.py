@@ -5,8 +5,9 @@ worker died (SIGKILL, OOM, host loss) sits in kombu's unacked set until ``visibi
 so long runs are not duplicated). Celery's ``reject_on_worker_lost`` covers only a dead child whose
 parent survives, and ``worker_cancel_long_running_tasks_on_connection_loss`` terminates the task after
 a broker outage without requeueing it. Instead of waiting, every worker runs this scan at startup and
-every ``recovery_interval_s``: an expired lease proves the owner stopped heartbeating, so the run is
-flipped back to ``queued`` and sent again. The new task resumes from ``runs_dir/<id>/checkpoint.pt``;
+every ``recovery_interval_s`` (on the worker's own event-loop timer, see ``worker/celery_app.py``: no
+extra thread in a process that forks): an expired lease proves the owner stopped heartbeating, so the
+run is flipped back to ``queued`` and sent again. The new task resumes from ``runs_dir/<id>/checkpoint.pt``;
 duplicates (the old message surfacing later) find the run terminal or leased and exit.
 """
 
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, cast
@@ -82,6 +82,7 @@ def requeue(client: redis.Redis, run_id: str, send: SendTask) -> bool:
 
 
 def recover_orphaned_runs(client: redis.Redis, send: SendTask) -> list[str]:
+    """Re-queue every orphan; problems with one run are logged and retried at the next scan."""
     recovered = []
     for run_id in orphaned_runs(client):
         try:
@@ -90,33 +91,3 @@ def recover_orphaned_runs(client: redis.Redis, send: SendTask) -> list[str]:
         except Exception:
             logger.exception("run %s: re-queue failed; will retry", run_id)
     return recovered
-
-
-class RecoveryLoop:
-    """A daemon thread in the worker's main process: one scan at start, then every ``interval_s``."""
-
-    def __init__(self, client: redis.Redis, send: SendTask, interval_s: float) -> None:
-        self.client = client
-        self.send = send
-        self.interval_s = interval_s
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="dnet-recovery", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                recover_orphaned_runs(self.client, self.send)
-            except redis.RedisError as exc:
-                logger.warning("orphan scan skipped: %r", exc)
-            except Exception:
-                logger.exception("orphan scan failed")
-            self._stop.wait(self.interval_s)

@@ -156,17 +156,22 @@ class LiveStack:
             folder.mkdir(parents=True, exist_ok=True)
         self.redis.start()
         try:
+            # Spawn everything first, then wait: the workers import torch while the API starts.
+            workers = [self._spawn_worker() for _ in range(self.workers_at_start)]
             self._start_api(timeout)
-            for _ in range(self.workers_at_start):
-                self.start_worker(timeout=timeout)
+            for worker in workers:
+                self._wait_ready(worker, timeout)
         except BaseException:
             self.stop()
             raise
         return self
 
     def stop(self) -> None:
-        for worker in self.workers:
-            worker.stop(timeout=15)
+        """Warm-shutdown every worker at once (SIGTERM, SIGKILL after 15 s), then the API, then Redis."""
+        for process in self.workers:
+            process.signal(signal.SIGTERM)
+        for process in self.workers:
+            process.stop(timeout=15)
         if self.api is not None:
             self.api.stop()
         self.redis.stop()
@@ -210,10 +215,14 @@ class LiveStack:
         raise StackError(f"API did not answer within {timeout}s:\n{self.api.log_tail()}")
 
     def start_worker(self, timeout: float = 60.0, env: Mapping[str, str] | None = None) -> ManagedProcess:
-        """Start ``celery -A worker.celery_app worker -Q gpu -P prefork -c 1 --max-tasks-per-child 1``.
+        """Start ``celery -A worker.celery_app worker -Q gpu -P prefork -c 1 --max-tasks-per-child 1``
+        and wait until it consumes.
 
         ``env`` overrides variables for this worker only, e.g. its own ``CUDA_VISIBLE_DEVICES``.
         """
+        return self._wait_ready(self._spawn_worker(env), timeout)
+
+    def _spawn_worker(self, env: Mapping[str, str] | None = None) -> ManagedProcess:
         self._worker_count += 1
         name = f"worker{self._worker_count}"
         argv = [
@@ -223,14 +232,17 @@ class LiveStack:
         ]  # fmt: skip
         worker = self._spawn(name, argv, env)
         self.workers.append(worker)
+        return worker
+
+    def _wait_ready(self, worker: ManagedProcess, timeout: float) -> ManagedProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not worker.alive():
-                raise StackError(f"{name} exited with {worker.popen.returncode}:\n{worker.log_tail()}")
+                raise StackError(f"{worker.name} exited with {worker.popen.returncode}:\n{worker.log_tail()}")
             if WORKER_READY_MARK in worker.log_tail(200_000):
                 return worker
             time.sleep(0.2)
-        raise StackError(f"{name} not ready within {timeout}s:\n{worker.log_tail()}")
+        raise StackError(f"{worker.name} not ready within {timeout}s:\n{worker.log_tail()}")
 
     def kill_worker(self, worker: ManagedProcess, child_pid: int | None = None) -> None:
         """SIGKILL a worker with no chance to requeue or clean up: parent first, then its task child."""

@@ -36,17 +36,31 @@ def run_state(client: httpx.Client, run_id: str) -> dict[str, Any]:
     return state
 
 
+def _state_unless_unavailable(client: httpx.Client, run_id: str) -> dict[str, Any] | None:
+    """The run, or None while the API answers 503 (e.g. Redis restarting) or is unreachable."""
+    try:
+        return run_state(client, run_id)
+    except httpx.HTTPStatusError as exc:
+        if exc.response.status_code == 503:
+            return None
+        raise
+    except httpx.TransportError:
+        return None
+
+
 def wait_until_finished(client: httpx.Client, run_id: str, timeout: float) -> dict[str, Any]:
     def finished() -> dict[str, Any] | None:
-        state = run_state(client, run_id)
-        return state if state["status"] in TERMINAL_STATUSES else None
+        state = _state_unless_unavailable(client, run_id)
+        return state if state and state["status"] in TERMINAL_STATUSES else None
 
     return wait_for(finished, timeout, f"run {run_id} to finish")
 
 
 def wait_for_epoch(client: httpx.Client, run_id: str, epoch: int, timeout: float) -> dict[str, Any]:
     def reached() -> dict[str, Any] | None:
-        state = run_state(client, run_id)
+        state = _state_unless_unavailable(client, run_id)
+        if state is None:
+            return None
         if state["status"] in TERMINAL_STATUSES and state["epoch"] < epoch:
             raise AssertionError(f"run ended ({state['status']}: {state['error']}) before epoch {epoch}")
         return state if state["epoch"] >= epoch else None

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import threading
-import time
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import redis
+from kombu.asynchronous.timer import Timer
 from support.runs import add_run
 
 from difficultynet import protocol
 from difficultynet.config import TrainConfig
-from worker.recovery import RecoveryLoop, orphaned_runs, recover_orphaned_runs, requeue
+from worker.celery_app import create_celery
+from worker.recovery import orphaned_runs, recover_orphaned_runs, requeue
+from worker.settings import WorkerSettings
 
 CONFIG = TrainConfig(method="ce", epochs=2)
 ORPHAN, LEASED, QUEUED, DONE = "a" * 32, "b" * 32, "c" * 32, "d" * 32
@@ -70,19 +73,23 @@ def test_failed_send_puts_the_run_back_for_the_next_scan(db: redis.Redis, runs: 
     assert recover_orphaned_runs(db, Sent()) == [ORPHAN]
 
 
-def test_the_loop_scans_at_start_and_then_periodically(db: redis.Redis, runs: None) -> None:
-    sent = Sent()
-    loop = RecoveryLoop(db, sent, interval_s=0.1)
-    loop.start()
-    try:
-        assert sent.event.wait(5)
-        sent.event.clear()
-        # The re-queued run's new worker dies too: the next scan catches it again.
-        db.hset(protocol.run_key(ORPHAN), "status", "running")
-        assert sent.event.wait(5)
-    finally:
-        loop.stop()
-    assert [task_id for task_id, _ in sent.calls] == [ORPHAN, ORPHAN]
-    started = time.monotonic()
-    loop.stop()
-    assert time.monotonic() - started < 1
+def test_the_worker_step_scans_at_startup_and_on_its_timer(
+    db: redis.Redis, runs: None, worker_settings: WorkerSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = create_celery(worker_settings)
+    sent: list[tuple[str, str, str]] = []
+    monkeypatch.setattr(
+        app, "send_task", lambda name, args, task_id, queue: sent.append((name, task_id, queue))
+    )
+    [step_class] = [step for step in app.steps["worker"] if step.__name__ == "OrphanRecovery"]
+    worker = SimpleNamespace(app=app, timer=Timer())
+    step = step_class(worker)
+    step.start(worker)
+    assert sent == [(protocol.TASK_TRAIN, ORPHAN, protocol.QUEUE_GPU)]  # the startup scan
+    [scheduled] = worker.timer.queue
+    # The re-queued run's new worker dies too: the next timed scan catches it again.
+    db.hset(protocol.run_key(ORPHAN), "status", "running")
+    scheduled.entry()
+    assert len(sent) == 2
+    step.stop(worker)
+    assert scheduled.entry.canceled
