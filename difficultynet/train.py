@@ -56,8 +56,10 @@ class RunDirectory:
     def checkpoint(self) -> Path:
         return self.path / CHECKPOINT_NAME
 
-    def write_json(self, name: str, doc: Any) -> None:
-        atomic_write_bytes(self.path / name, (json.dumps(doc, indent=1) + "\n").encode())
+    def write_json(self, name: str, doc: Any, *, compact: bool = False) -> None:
+        # weights.json carries the MLP matrices (C×h + h×h + h×C numbers): compact keeps 1000 classes small.
+        text = json.dumps(doc, separators=(",", ":")) if compact else json.dumps(doc, indent=1)
+        atomic_write_bytes(self.path / name, (text + "\n").encode())
 
     def write_metrics(self, records: list[EpochRecord]) -> None:
         # Rewritten from the records each epoch, so a resumed run never duplicates lines.
@@ -162,7 +164,7 @@ def fit(
             if run_dir is not None:
                 save_checkpoint(run_dir.checkpoint, _checkpoint_state(trainer, config, sha, run_id))
                 run_dir.write_metrics(trainer.records)
-                run_dir.write_json("weights.json", _export(trainer, config, sha))
+                run_dir.write_json("weights.json", _export(trainer, config, sha), compact=True)
             if epochs_bar is not None:
                 epochs_bar.set_postfix(loss=f"{record.train_loss:.3f}", bal_acc=f"{record.balanced_acc:.3f}")
                 epochs_bar.update()
