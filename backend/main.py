@@ -16,6 +16,7 @@ from backend.errors import install_error_handlers
 from backend.limits import BodySizeLimitMiddleware, upload_aware_limit
 from backend.queue import TaskQueue
 from backend.services.datasets import DatasetService
+from backend.services.events import RunFeeds
 from backend.services.health import HealthService
 from backend.services.runs import RunService
 from backend.settings import Settings
@@ -30,9 +31,14 @@ def _operation_id(route: APIRoute) -> str:
     return f"{route.tags[0]}-{route.name}" if route.tags else route.name
 
 
+# Each followed run holds one blocking XREAD connection (see backend/services/events.py).
+MAX_FOLLOWED_RUNS = 10_000
+
+
 def _build_services(settings: Settings) -> Services:
     store = Store.from_url(settings.redis_url)
     queue = TaskQueue(settings)
+    feed_store = Store.from_url(settings.redis_url, max_connections=MAX_FOLLOWED_RUNS, wait=False)
     return Services(
         settings=settings,
         store=store,
@@ -40,6 +46,7 @@ def _build_services(settings: Settings) -> Services:
         datasets=DatasetService(settings, store),
         runs=RunService(settings, store, queue),
         health=HealthService(store, queue),
+        feeds=RunFeeds(feed_store, settings.sse_block_ms),
     )
 
 
@@ -57,6 +64,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await services.feeds.close()
+            await services.feeds.store.close()
             await services.store.close()
             services.queue.close()
 

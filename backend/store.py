@@ -16,6 +16,8 @@ from pydantic import BaseModel, ValidationError
 from difficultynet import protocol
 from difficultynet.manifest import ManifestReport
 
+REQUEST_POOL_SIZE = 64  # Redis connections shared by all requests of one API process
+POOL_WAIT_S = 10.0
 ACTIVE_STATUSES: frozenset[str] = frozenset(set(protocol.RUN_STATUSES) - protocol.TERMINAL_STATUSES)
 
 # Compare-and-set on the status field: the API and a worker may race on a queued run.
@@ -87,14 +89,28 @@ class Store:
         self._transition = client.register_script(_TRANSITION_LUA)
 
     @classmethod
-    def from_url(cls, url: str) -> Store:
-        client = aioredis.Redis.from_url(
-            url, decode_responses=True, socket_connect_timeout=2, health_check_interval=30
+    def from_url(cls, url: str, *, max_connections: int = REQUEST_POOL_SIZE, wait: bool = True) -> Store:
+        """``wait=True``: a full pool makes requests queue for a connection (up to 10 s) instead of
+        failing; ``wait=False`` with a large pool suits long blocking reads (one connection each)."""
+        pool_class = aioredis.BlockingConnectionPool if wait else aioredis.ConnectionPool
+        options: dict[str, Any] = {"timeout": POOL_WAIT_S} if wait else {}
+        pool = pool_class.from_url(
+            url,
+            max_connections=max_connections,
+            decode_responses=True,
+            socket_connect_timeout=2,
+            health_check_interval=30,
+            **options,
         )
-        return cls(client)
+        return cls(aioredis.Redis(connection_pool=pool))
+
+    async def last_epoch(self, run_id: str) -> int:
+        """The highest epoch in the run's stream (0 when empty)."""
+        last = cast(Any, await self.redis.xrevrange(protocol.epochs_key(run_id), count=1))
+        return protocol.epoch_from_stream_id(last[0][0]) if last else 0
 
     async def close(self) -> None:
-        await self.redis.aclose()
+        await self.redis.aclose(close_connection_pool=True)
 
     async def ping(self) -> bool:
         return bool(await self.redis.ping())

@@ -14,6 +14,7 @@ from backend.errors import ApiError
 from backend.queue import TaskQueue
 from backend.schemas import ErrorBody
 from backend.services.datasets import DatasetService
+from backend.services.events import RunFeeds
 from backend.services.health import HealthService
 from backend.services.runs import RunService
 from backend.settings import Settings
@@ -32,6 +33,7 @@ class Services:
     datasets: DatasetService
     runs: RunService
     health: HealthService
+    feeds: RunFeeds
 
 
 def get_services(request: Request) -> Services:

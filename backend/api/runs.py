@@ -109,7 +109,7 @@ async def follow_run(
     terminal ``status`` event. Authentication: bearer header, ``?token=``, or the ``dnet_token`` cookie.
     """
     cursor = last_event_id if last_event_id is not None else (after or 0)
-    async for event in run_events(services.store, run.id, cursor, services.settings.sse_block_ms):
+    async for event in run_events(services.feeds, run.id, cursor):
         yield event
 
 
