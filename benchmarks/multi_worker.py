@@ -41,6 +41,7 @@ RUN_TIMEOUT_S = 1800.0
 class RunTimes:
     phase: str
     run_id: str
+    seed: int
     worker: str
     pinning: str
     device: str
@@ -54,7 +55,7 @@ class RunTimes:
         start, end = self.started - self.submitted, self.finished - self.submitted
         acc = "–" if self.balanced_acc is None else f"{100 * self.balanced_acc:.1f} %"
         return (
-            f"| {self.phase} | `{self.run_id[:8]}` | `{self.worker}` "
+            f"| {self.phase} | `{self.run_id[:8]}` | {self.seed} | `{self.worker}` "
             f"| `CUDA_VISIBLE_DEVICES={self.pinning!r}` | {self.device} | {self.status} "
             f"| {start:.1f} s | {end:.1f} s | {end - start:.1f} s | {acc} |"
         )
@@ -70,15 +71,16 @@ def run_pair(
     """Submit two runs back to back and wait for both; ``pinning`` maps worker node → CUDA_VISIBLE_DEVICES."""
     submitted = []
     for seed in (0, 1):
-        submitted.append((time.time(), h.create_run(client, {**body, "seed": seed})["id"]))
+        submitted.append((seed, time.time(), h.create_run(client, {**body, "seed": seed})["id"]))
     times = []
-    for at, run_id in submitted:
+    for seed, at, run_id in submitted:
         run = h.wait_for_run(client, run_id, RUN_TIMEOUT_S, stack=stack)
         node = (run.get("worker") or "?").split(" ")[0]
         times.append(
             RunTimes(
                 phase=phase,
                 run_id=run_id,
+                seed=seed,
                 worker=run.get("worker") or "?",
                 pinning=pinning.get(node.split("@")[0], "?"),
                 device=run.get("device") or "?",
@@ -96,6 +98,11 @@ def run_pair(
 
 def overlap_s(runs: Sequence[RunTimes]) -> float:
     return min(r.finished for r in runs) - max(r.started for r in runs)
+
+
+def reproducible(first: Sequence[RunTimes], second: Sequence[RunTimes]) -> bool:
+    accuracy = {r.seed: r.balanced_acc for r in first}
+    return all(accuracy.get(r.seed) == r.balanced_acc for r in second)
 
 
 def makespan_s(runs: Sequence[RunTimes]) -> float:
@@ -155,9 +162,9 @@ def render(dataset: str, concurrent: list[RunTimes], serial: list[RunTimes], bod
             f"Dataset: {dataset}  ",
             f"Each run: {body}",
             "",
-            "| phase | run | worker (node, task process) | worker pinning | device | status | started "
+            "| phase | run | seed | worker (node, task process) | worker pinning | device | status | started "
             "| finished | train time | balanced acc |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
             *[r.row() for r in concurrent + serial],
             "",
             "Times are seconds after the run was submitted (`POST /api/runs`); *started* / *finished* are "
@@ -171,6 +178,8 @@ def render(dataset: str, concurrent: list[RunTimes], serial: list[RunTimes], bod
             f"| makespan, two workers | {makespan_s(concurrent):.1f} s |",
             f"| makespan, one worker (the runs queue) | {makespan_s(serial):.1f} s |",
             f"| speed-up | {speedup:.2f}× |",
+            "| same seed, same balanced accuracy on either worker "
+            f"| {'yes' if reproducible(concurrent, serial) else 'NO'} |",
             "",
             "On CPU the two workers share the machine's cores (here with one torch thread each), so the "
             "speed-up is bounded by the idle cores, not by the design; on a multi-GPU host each worker owns "
