@@ -212,8 +212,8 @@ def report(results: list[Result], args: argparse.Namespace) -> str:
             f"RedisReporter`. Pollers call `GET /epochs?after=<last>` every {s.poll_interval_s:g} s "
             "(the dashboard's default), so their latency includes up to one poll interval. All clients "
             "run as asyncio tasks in one benchmark process.",
-            f"- Goal: SSE p95 ≤ {GOAL_P95_S * 1000:.0f} ms at {GOAL_CLIENTS} clients with 0 errors → **{verdict}** "
-            f"(worst SSE p95 {worst:.0f} ms, {errors} errors).",
+            f"- Goal: SSE p95 ≤ {GOAL_P95_S * 1000:.0f} ms at {GOAL_CLIENTS} clients with 0 errors → "
+            f"**{verdict}** (worst SSE p95 {worst:.0f} ms, {errors} errors).",
             "",
             table(results),
             "",
