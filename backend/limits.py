@@ -49,7 +49,9 @@ class BodySizeLimitMiddleware:
                 received += len(message.get("body", b""))
                 if received > limit:
                     # Raised inside body parsing; the app's error handler turns it into a 413 response.
-                    raise PayloadTooLarge(f"request body exceeds the {_human(limit)} limit")
+                    # Close the connection too: the rest of the body must not be read as a next request.
+                    detail = f"request body exceeds the {_human(limit)} limit"
+                    raise ApiError(413, detail, headers={"Connection": "close"})
             return message
 
         await self.app(scope, limited_receive, send)
