@@ -18,7 +18,8 @@ pytestmark = pytest.mark.integration
 
 EPOCHS = 4
 TRAINING: dict[str, Any] = {
-    "method": "ce", "model": "resnet8", "epochs": EPOCHS, "batch_size": 128, "num_threads": 1, "device": "cpu",
+    "method": "ce", "model": "resnet8", "epochs": EPOCHS, "batch_size": 128, "num_threads": 1,
+    "device": "cpu",
 }  # fmt: skip
 TIMEOUT_S = 240
 
