@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
+import torch
 from celery import Task, shared_task
 from pydantic import ValidationError
 
@@ -29,6 +30,7 @@ from difficultynet.manifest import load_manifest
 from difficultynet.records import EpochRecord
 from difficultynet.train import fit
 from worker.lease import RunLease, owner_token
+from worker.pinning import CUDA_ENV
 from worker.redis_client import connect
 from worker.reporter import ExportBuilder, RedisReporter
 from worker.settings import WorkerSettings
@@ -177,9 +179,17 @@ class TrainingJob:
 
 
 def _device_label(requested: str) -> str:
-    """What this child actually trains on (CUDA is initialised here, in the task's own process)."""
+    """What this child trains on, e.g. ``cuda:0 (NVIDIA H100, CUDA_VISIBLE_DEVICES=3)`` or ``cpu``.
+
+    CUDA is initialised here, in the task's own process, never in the worker's parent.
+    """
     device = resolve_device(requested)
-    return str(device) if device.type == "cpu" else f"{device} ({describe_device(device)})"
+    if device.type == "cpu":
+        return "cpu"
+    index = device.index if device.index is not None else torch.cuda.current_device()
+    pinned = os.environ.get(CUDA_ENV)
+    host_gpu = f", {CUDA_ENV}={pinned}" if pinned else ""
+    return f"cuda:{index} ({describe_device(torch.device('cuda', index))}{host_gpu})"
 
 
 @shared_task(bind=True, name=protocol.TASK_TRAIN, acks_late=True, reject_on_worker_lost=True)
