@@ -84,12 +84,12 @@ NOTES = """\
 * **The largest thing a 1000-class run keeps in Redis is its weights export, not its stream.** About
   6 MiB of it is the Difficulty-Net MLP state printed as float64 (272k weights), the rest the per-epoch
   histories (≈ 10 MiB at 200 epochs). While a run trains the key holds `weights.json` as the engine wrote
-  it, indented (≈ 12.8 MiB at 200 epochs); the worker stores compact JSON at the end. Two engine-side changes
-  would shrink it, measured on this run's export: MLP weights printed as the shortest decimals that
-  round-trip float32 (5.9 → 3.7 MiB, −38 %, exact float32 values kept) and a compact `weights.json`
-  (12.8 → ≈ 10 MiB during training at 200 epochs). Per-run Redis memory is ≈ 20 MiB for a 200-epoch
-  1000-class Difficulty-Net run either way (`used_memory` grew ≈ 29 MiB with allocator overhead), so
-  budget ≈ 3 GiB of Redis per 100 such runs.
+  it (compact JSON since commit 37eff55; it was indented before, 12.8 MiB at 200 epochs); at the end the
+  worker stores `json.dumps` of the export (default separators, ≈ 5 % larger). Printing the MLP weights
+  as the shortest decimals that round-trip float32 would cut the MLP part by 38 % (5.9 → 3.7 MiB measured
+  on a real export, exact float32 values kept); not done here (engine code). Per-run Redis memory is
+  ≈ 20 MiB for a 200-epoch 1000-class Difficulty-Net run (`used_memory` grows more, allocator overhead
+  included), so budget ≈ 3 GiB of Redis per 100 such runs.
 * **The engine's per-epoch files grow with epochs.** `metrics.jsonl` and `weights.json` are rewritten
   every epoch (≈ 0.8 s at epoch 1 and 1.4–2.2 s at epoch 200 at 1000 classes, before the checkpoint, which
   also embeds every record): negligible next to minute-long CPU epochs, noticeable for short GPU epochs;
@@ -115,10 +115,10 @@ NOTES = """\
   `RedisReporter` (with the export read back from `weights.json` as `worker/tasks.py` does) after the
   engine's per-epoch `metrics.jsonl` + `weights.json` writes (`difficultynet.train.RunDirectory`), while
   holding the run's lease as a worker does; the Difficulty-Net state in the export is the real run's.
-* **weights key**: while a run trains it holds `weights.json` exactly as the engine wrote it (indented);
-  when the run ends the worker replaces it with compact JSON, which is what the table shows. At 1000
-  classes about 6 MiB of it is the Difficulty-Net MLP state (1000 → 128 → 128 → 1000 weights), the rest
-  the per-epoch weight and difficulty histories.
+* **weights key**: while a run trains it holds `weights.json` exactly as the engine wrote it; when the
+  run ends the worker replaces it with `json.dumps` of the final export, which is what the table shows.
+  At 1000 classes about 6 MiB of it is the Difficulty-Net MLP state (1000 → 128 → 128 → 1000 weights),
+  the rest the per-epoch weight and difficulty histories.
 """
 
 
@@ -182,7 +182,7 @@ def measure_storage(client: redis.Redis, run_id: str, runs_dir: Path, out: Figur
         used = int(client.memory_usage(key, samples=0) or 0)
         out.put(label, used, kib(used))
     weights_len = int(client.strlen(protocol.weights_key(run_id)))
-    out.put("weights export JSON (final, compact)", weights_len, kib(weights_len))
+    out.put("weights export JSON (final)", weights_len, kib(weights_len))
     on_disk = (runs_dir / run_id / "weights.json").stat().st_size
     out.put("weights.json on disk (= the key while training)", on_disk, kib(on_disk))
 
@@ -390,7 +390,7 @@ def write_epochs(
             doc = build_weights_export(
                 records, config, dataset_sha256=sha, dnet_state=dnet_state, partial=epoch < epochs
             )
-            run_dir.write_json("weights.json", doc)
+            run_dir.write_json("weights.json", doc, compact=True)  # as fit() writes it
             files_ms[epoch] = (time.perf_counter() - started) * 1000
         started = time.perf_counter()
         reporter(records[-1])
