@@ -6,7 +6,9 @@ intervals (3 s / 1 s / 1 s) so each scenario resolves within seconds.
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 from typing import Any
 
 import httpx
@@ -60,6 +62,18 @@ def test_sigkilled_worker_run_resumes_on_a_new_worker(
     stack.start_worker()
     state = assert_completed_exactly_once(client, stack, run_id)
     assert state["attempt"] == 2 and not state["worker"].startswith(old_worker.name), state
+
+
+def test_sigkilled_task_child_is_requeued_by_its_parent_and_resumes(
+    stack: LiveStack, client: httpx.Client, dataset_id: str
+) -> None:
+    run_id = start_run(client, dataset_id)
+    state = wait_for_epoch(client, run_id, 1, TIMEOUT_S)
+    child = task_child_pid(state)
+    os.kill(child, signal.SIGKILL)  # the parent survives: reject_on_worker_lost requeues the message
+    # The next child waits out the dead child's lease, then resumes from the checkpoint.
+    state = assert_completed_exactly_once(client, stack, run_id)
+    assert state["attempt"] == 2 and task_child_pid(state) != child, state
 
 
 def test_redis_crash_mid_run_loses_nothing(stack: LiveStack, client: httpx.Client, dataset_id: str) -> None:
