@@ -24,8 +24,9 @@ class DashboardSettings(BaseSettings):
     dashboard_host: str = Field("127.0.0.1", description="interface the dashboard binds to")
     dashboard_port: int = Field(8050, ge=1, le=65535)
     dashboard_threads: int = Field(8, ge=1, le=64, description="request threads of the WSGI server")
-    max_upload_mb: int = Field(
-        200, ge=1, le=10_000, description="largest manifest or zip accepted by the form"
+    # Same variable as the API's cap, so the form refuses exactly what the API would refuse.
+    max_upload_mb: float = Field(
+        256.0, gt=0, le=10_000, description="largest manifest or zip accepted by the form"
     )
 
     @field_validator("api_token")

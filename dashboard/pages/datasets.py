@@ -27,7 +27,7 @@ PATH = "/"
 ACCEPTED = ".csv,.zip,text/csv,application/zip"
 
 
-def layout(max_upload_mb: int = 200, **_query: str) -> html.Div:
+def layout(max_upload_mb: float = 256.0, **_query: str) -> html.Div:
     return html.Div(
         [
             html.H1("Datasets"),
@@ -63,7 +63,7 @@ def layout(max_upload_mb: int = 200, **_query: str) -> html.Div:
                     ),
                     accept=ACCEPTED,
                     multiple=False,
-                    max_size=max_upload_mb * 1024 * 1024,
+                    max_size=int(max_upload_mb * 1024 * 1024),
                     className="upload-zone",
                     className_active="upload-zone upload-zone-active",
                     className_reject="upload-zone upload-zone-reject",
