@@ -75,12 +75,13 @@ NOTES = """\
   per class (≈ 37–47 KiB at 1000 classes), so 200 epochs make ≈ 9 MiB of stream; reading all of it takes
   well under 200 ms through XRANGE, `GET …/epochs?after=0` and an SSE replay, and a live tick reads one
   record in a few ms. Nothing had to change in the record format, the API or the SSE endpoint.
-* **Live dashboard updates do not grow with epochs.** A new epoch costs 20–40 ms of server time and a
-  6–10 KiB `Patch` at 1000 classes, at epoch 3 as at epoch 200; an idle tick is 5–15 ms and 0.6 KiB.
+* **Live dashboard updates do not grow with epochs.** A new epoch costs ≈ 16 ms of server time and a
+  6–10 KiB `Patch` at 1000 classes, at epoch 3 as at epoch 200; an idle tick ≈ 5 ms and 0.6 KiB (earlier
+  runs of this benchmark, while other jobs loaded this 2-core machine, measured up to 40 ms and 15 ms).
   Only opening a run page builds the curves and the 1000-column heatmap from every epoch: at 200 epochs
-  0.6 s + 0.3 s JSON encoding and a 1.8 MiB response in the run above (up to 1.2 s + 0.5 s in earlier runs
-  while other jobs loaded this 2-core machine), once per page view. About a third of it is plotly's
-  validation and encoding of the `go.Heatmap` object, which a plain-dict figure would skip.
+  0.5 s + 0.2 s JSON encoding and a 1.8 MiB response (up to 1.2 s + 0.5 s under load), once per page
+  view. About a third of it is plotly's validation and encoding of the `go.Heatmap` object, which a
+  plain-dict figure would skip.
 * **The largest thing a 1000-class run keeps in Redis is its weights export, not its stream.** About
   6 MiB of it is the Difficulty-Net MLP state printed as float64 (272k weights), the rest the per-epoch
   histories (≈ 10 MiB at 200 epochs). While a run trains the key holds `weights.json` as the engine wrote
@@ -91,9 +92,10 @@ NOTES = """\
   ≈ 20 MiB for a 200-epoch 1000-class Difficulty-Net run (`used_memory` grows more, allocator overhead
   included), so budget ≈ 3 GiB of Redis per 100 such runs.
 * **The engine's per-epoch files grow with epochs.** `metrics.jsonl` and `weights.json` are rewritten
-  every epoch (≈ 0.8 s at epoch 1 and 1.4–2.2 s at epoch 200 at 1000 classes, before the checkpoint, which
-  also embeds every record): negligible next to minute-long CPU epochs, noticeable for short GPU epochs;
-  appending to `metrics.jsonl` would make that part constant.
+  every epoch (≈ 0.2 s at epoch 1 and ≈ 0.6 s at epoch 200 at 1000 classes, up to 2.2 s under load with
+  the former indented `weights.json`, before the checkpoint, which also embeds every record): negligible
+  next to minute-long CPU epochs, noticeable for short GPU epochs; appending to `metrics.jsonl` would make
+  that part constant.
 
 ## How to read this
 
