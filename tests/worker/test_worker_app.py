@@ -1,4 +1,4 @@
-"""Celery app configuration, task registration, GPU pinning plans and the CUDA-in-parent guard."""
+"""Celery app configuration, task registration, the worker command line and the CUDA-in-parent guard."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from difficultynet.protocol import QUEUE_GPU, TASK_TRAIN
 from worker.celery_app import create_celery
-from worker.pinning import CUDA_ENV, detect_gpus, plan_workers, worker_argv
+from worker.pinning import worker_argv
 from worker.settings import WorkerSettings
 
 
@@ -38,16 +38,10 @@ def test_heartbeat_must_fit_twice_into_the_lease() -> None:
         WorkerSettings(lease_ttl_s=10, heartbeat_s=5)
 
 
-@pytest.mark.parametrize(("visible", "expected"), [("", []), ("0", [0]), ("1,3", [1, 3]), ("GPU-uuid", [])])
-def test_visible_devices_decide_the_gpus(visible: str, expected: list[int]) -> None:
-    assert detect_gpus({CUDA_ENV: visible}) == expected
-
-
-def test_one_pinned_worker_per_gpu() -> None:
-    specs = plan_workers({CUDA_ENV: "0,1", "PATH": "/usr/bin"}, python="py")
-    assert [(s.name, s.gpu, s.env[CUDA_ENV]) for s in specs] == [("gpu0", 0, "0"), ("gpu1", 1, "1")]
-    assert specs[0].argv == worker_argv("gpu0", python="py")
-    assert specs[0].argv[specs[0].argv.index("-n") + 1] == "gpu0@%h"
+def test_worker_command_line_runs_one_task_at_a_time_in_a_fresh_child() -> None:
+    argv = worker_argv("gpu0", python="py")
+    assert argv[:6] == ["py", "-m", "celery", "-A", "worker.celery_app", "worker"]
+    assert argv[argv.index("-n") + 1] == "gpu0@%h"
     for flag, value in (
         ("-Q", "gpu"),
         ("-P", "prefork"),
@@ -55,12 +49,7 @@ def test_one_pinned_worker_per_gpu() -> None:
         ("--max-tasks-per-child", "1"),
         ("-O", "fair"),
     ):
-        assert specs[0].argv[specs[0].argv.index(flag) + 1] == value
-
-
-def test_cpu_fallback_hides_every_gpu() -> None:
-    [spec] = plan_workers({CUDA_ENV: "", "PATH": "/nonexistent"})
-    assert spec.name == "cpu" and spec.gpu is None and spec.env[CUDA_ENV] == ""
+        assert argv[argv.index(flag) + 1] == value
 
 
 def test_the_worker_parent_imports_torch_but_never_initialises_cuda() -> None:
