@@ -240,7 +240,9 @@ def _validation_message(exc: ValidationError) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser(with_up_arguments=bool(argv) and argv[0] == "up").parse_args(argv)
+    # The only global option is the flag -v, so the first non-option word is the command (`dnet -v up`).
+    command = next((arg for arg in argv if not arg.startswith("-")), None)
+    args = build_parser(with_up_arguments=command == "up").parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -135,7 +135,8 @@ def test_demo_data_and_console_entry_point(tmp_path: Path) -> None:
     assert "cannot read manifest" in proc.stdout
 
 
-def test_up_help_comes_from_the_launcher(capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("argv", [["up", "--help"], ["-v", "up", "--help"]])
+def test_up_help_comes_from_the_launcher(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
-        main(["up", "--help"])
+        main(argv)
     assert exc.value.code == 0 and "--api-port" in capsys.readouterr().out
