@@ -30,6 +30,7 @@ sys.path.insert(0, str(REPO_ROOT))
 from difficultynet.config import DNetConfig, TrainConfig  # noqa: E402
 
 DEFAULT_MANIFEST = REPO_ROOT.parent / "shared" / "data" / "cifar10-lt" / "cifar10_lt_if100.csv"
+MINI_MANIFEST = DEFAULT_MANIFEST.with_name("cifar10_lt_mini.csv")
 RESULTS_DIR = REPO_ROOT / "benchmarks" / "results" / "methods-cpu"
 TABLE_PATH = REPO_ROOT / "benchmarks" / "results" / "methods-cpu.md"
 WORK_DIR = REPO_ROOT / "var" / "bench" / "methods-cpu"
@@ -243,11 +244,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--manifest", type=Path, default=DEFAULT_MANIFEST)
     parser.add_argument("--table-only", action="store_true", help="only regenerate the markdown table")
     parser.add_argument("--force", action="store_true", help="re-run variants that already have a result")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run for `make bench`: ce + dnet-head, 1 epoch, mini manifest, results under var/bench",
+    )
     return parser.parse_args(argv)  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
+    global RESULTS_DIR, TABLE_PATH
     args = parse_args(argv)
+    if args.quick:
+        # Never writes over the committed table: a separate results folder and table under var/bench.
+        RESULTS_DIR, TABLE_PATH = WORK_DIR / "quick-results", WORK_DIR / "quick-methods-cpu.md"
+        args.manifest, args.epochs, args.seeds, args.force = MINI_MANIFEST, 1, [0], True
+        args.methods = ["ce", "dnet-head"]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     if not args.table_only:

@@ -109,7 +109,17 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--write", action="store_true", help=f"write {TABLE_PATH.relative_to(REPO_ROOT)}")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run for `make bench`: resnet8, 10 steps, under var/bench",
+    )
     args = parser.parse_args()
+    table_path = TABLE_PATH
+    if args.quick:
+        args.models, args.steps, args.warmup, args.write = ["resnet8"], 10, 1, True
+        table_path = REPO_ROOT / "var" / "bench" / "step-cost-quick.md"
+        table_path.parent.mkdir(parents=True, exist_ok=True)
     names = ["ce", *[v for v in args.variants if v != "ce"]]
     torch.set_num_threads(args.threads)
     load_before = os.getloadavg()
@@ -137,8 +147,8 @@ def main() -> int:
         "",
     ])  # fmt: skip
     if args.write:
-        TABLE_PATH.write_text(text)
-        print(f"wrote {TABLE_PATH}")
+        table_path.write_text(text)
+        print(f"wrote {table_path}")
     return 0
 
 
