@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from difficultynet.manifest import DEFAULT_MAX_ROWS
+from difficultynet.settings_types import OptionalToken
 
 MIB = 1024 * 1024
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
@@ -25,7 +26,7 @@ class Settings(BaseSettings):
         Path("var/data"), description="datasets live here; manifest paths must stay inside"
     )
     runs_dir: Path = Field(Path("var/runs"), description="per-run checkpoints, metrics and weights")
-    api_token: SecretStr | None = Field(None, description="when set, required as a bearer token")
+    api_token: OptionalToken = Field(None, description="when set, required as a bearer token")
     max_upload_mb: float = Field(256.0, gt=0, description="largest accepted upload (CSV or zip), MiB")
     max_manifest_rows: int = Field(DEFAULT_MAX_ROWS, ge=1)
     max_epochs: int = Field(1000, ge=1, description="per-run epoch cap (TrainConfig allows up to 1000)")
@@ -42,13 +43,6 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="bind address of `python -m backend`")
     port: int = Field(8000, ge=1, le=65535)
     allow_insecure_bind: bool = Field(False, description="allow a non-loopback bind without DNET_API_TOKEN")
-
-    @field_validator("api_token")
-    @classmethod
-    def _empty_token_is_none(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not value.get_secret_value().strip():
-            return None
-        return value
 
     @property
     def max_upload_bytes(self) -> int:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import AnyHttpUrl, Field, SecretStr, field_validator
+from pydantic import AnyHttpUrl, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from difficultynet.settings_types import OptionalToken
 
 
 class DashboardSettings(BaseSettings):
@@ -14,7 +16,7 @@ class DashboardSettings(BaseSettings):
     api_url: AnyHttpUrl = Field(
         AnyHttpUrl("http://127.0.0.1:8000"), description="backend base URL (the client adds the /api prefix)"
     )
-    api_token: SecretStr | None = Field(
+    api_token: OptionalToken = Field(
         None, description="bearer token for the backend; sent by the dashboard server only, never to browsers"
     )
     api_timeout_s: float = Field(10.0, gt=0, le=300, description="timeout of one backend request")
@@ -28,14 +30,6 @@ class DashboardSettings(BaseSettings):
     max_upload_mb: float = Field(
         256.0, gt=0, le=10_000, description="largest manifest or zip accepted by the form"
     )
-
-    @field_validator("api_token")
-    @classmethod
-    def _blank_token_is_none(cls, value: SecretStr | None) -> SecretStr | None:
-        # `DNET_API_TOKEN=` in a .env file means "no token", not "the empty token".
-        if value is not None and not value.get_secret_value().strip():
-            return None
-        return value
 
     @property
     def api_base(self) -> str:
