@@ -10,10 +10,8 @@ import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from difficultynet.settings_types import OptionalToken
 
 LOOPBACK_NAMES = frozenset({"localhost", "ip6-localhost", "ip6-loopback"})
 
@@ -40,7 +38,7 @@ class StackSettings(BaseSettings):
     data_root: Path | None = Field(None, description="where datasets live (default: <var_dir>/data)")
     runs_dir: Path | None = Field(None, description="checkpoints, metrics, weights (default: <var_dir>/runs)")
     cache_dir: Path | None = Field(None, description="decoded-image cache of the workers (<var_dir>/cache)")
-    api_token: OptionalToken = Field(None, description="bearer token required by the API when set")
+    api_token: SecretStr | None = Field(None, description="bearer token required by the API when set")
     allow_insecure_bind: bool = Field(False, description="allow a non-loopback --host without an API token")
     host: str = Field("127.0.0.1", description="interface the API and dashboard bind to")
     api_port: int = Field(8000, ge=1, le=65535, description="API port")
@@ -50,6 +48,15 @@ class StackSettings(BaseSettings):
     )
     startup_timeout_s: float = Field(180.0, gt=0, description="how long to wait for every service to be up")
     stop_grace_s: float = Field(10.0, gt=0, description="SIGTERM → SIGKILL grace period on shutdown")
+
+    @field_validator("api_token")
+    @classmethod
+    def _blank_token_is_none(cls, value: SecretStr | None) -> SecretStr | None:
+        # `DNET_API_TOKEN=` in a .env file means "no token", as `difficultynet.settings_types.OptionalToken`
+        # does for the services; the launcher keeps its own copy because it imports no project package.
+        if value is not None and not value.get_secret_value().strip():
+            return None
+        return value
 
     def paths(self) -> StackPaths:
         var_dir = self.var_dir.expanduser().resolve()

@@ -20,7 +20,16 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 TORCH = ("torch", "torchvision")
 SERVICE_LIBS = ("fastapi", "starlette", "celery", "kombu", "redis", "dash")
-TORCH_FREE_ENGINE = ("config", "records", "protocol", "manifest", "export", "errors", "demo")
+TORCH_FREE_ENGINE = (
+    "config",
+    "records",
+    "protocol",
+    "manifest",
+    "export",
+    "errors",
+    "demo",
+    "settings_types",
+)
 
 # package -> top-level packages its source may never import (at any scope)
 STATIC_RULES: dict[str, tuple[str, ...]] = {
