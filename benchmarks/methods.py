@@ -69,17 +69,22 @@ def make_variant(base: str, args: argparse.Namespace, seed: int) -> Variant:
             if value is not None and value != getattr(dnet, key):
                 overrides[key] = value
         dnet = dnet.model_copy(update=overrides)
-    config = TrainConfig(
-        method=method,
-        model=args.model,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        seed=seed,
-        device="cpu",
-        num_threads=args.threads,
-        dnet=dnet,
+    extra = dict(args.set or [])  # --set FIELD=VALUE: any other TrainConfig field (e.g. cdb_tau)
+    config = TrainConfig.model_validate(
+        {
+            "method": method,
+            "model": args.model,
+            "epochs": args.epochs,
+            "batch_size": args.batch_size,
+            "seed": seed,
+            "device": "cpu",
+            "num_threads": args.threads,
+            "dnet": dnet,
+            **extra,
+        }
     )
-    suffix = ",".join(f"{k}={v:g}" for k, v in overrides.items())
+    overrides |= extra
+    suffix = ",".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in overrides.items())
     return Variant(f"{base}[{suffix}]" if suffix else base, config)
 
 
@@ -223,6 +228,16 @@ def write_table() -> None:
             handle.write("\n" + notes.read_text())
 
 
+def _field_value(text: str) -> tuple[str, Any]:
+    key, sep, raw = text.partition("=")
+    if not sep or key not in TrainConfig.model_fields or key == "dnet":
+        raise argparse.ArgumentTypeError(f"expected FIELD=VALUE with a TrainConfig field, got {text!r}")
+    try:
+        return key, json.loads(raw)
+    except json.JSONDecodeError:
+        return key, raw
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -241,6 +256,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--dnet-lr", type=float, default=None)
     parser.add_argument("--driver-lambda", type=float, default=None)
     parser.add_argument("--meta-every", type=int, default=None)
+    parser.add_argument(
+        "--set",
+        type=_field_value,
+        action="append",
+        metavar="FIELD=VALUE",
+        help="override another TrainConfig field, e.g. --set cdb_tau=dynamic_code",
+    )
     parser.add_argument("--manifest", type=Path, default=DEFAULT_MANIFEST)
     parser.add_argument("--table-only", action="store_true", help="only regenerate the markdown table")
     parser.add_argument("--force", action="store_true", help="re-run variants that already have a result")
