@@ -17,6 +17,7 @@ import os
 import platform
 import shlex
 import statistics
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -113,7 +114,18 @@ def result_path(variant: Variant, seed: int, epochs: int) -> Path:
     return RESULTS_DIR / f"{safe}-e{epochs}-s{seed}.json"
 
 
-def run_one(variant: Variant, manifest_path: Path, command: str) -> dict[str, Any]:
+def describe_code() -> str:
+    """``git describe --dirty --always`` of the checkout that runs the benchmark (taken before training)."""
+    try:
+        out = subprocess.run(
+            ["git", "describe", "--dirty", "--always"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return out.stdout.strip()
+
+
+def run_one(variant: Variant, manifest_path: Path, command: str, code_version: str) -> dict[str, Any]:
     from difficultynet.manifest import load_manifest
     from difficultynet.train import fit
 
@@ -149,6 +161,10 @@ def run_one(variant: Variant, manifest_path: Path, command: str) -> dict[str, An
         "s_per_epoch": statistics.fmean(r.epoch_time_s for r in records),
         "final_weights": last.classes.weight,
         "balanced_acc_per_epoch": [r.balanced_acc for r in records],
+        # Every epoch record (per-class d, w, val/test accuracy, DNet diagnostics) so that any claim about
+        # the weights can be re-derived from the committed file alone.
+        "records": [r.model_dump(mode="json") for r in records],
+        "code_version": code_version,
         "command": command,
         "machine": machine_info(),
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -210,13 +226,16 @@ def render_table(results: list[dict[str, Any]]) -> str:
         "",
         "## Runs",
         "",
-        "| variant | seed | finished (UTC) | machine | command |",
-        "|---|---|---|---|---|",
+        "| variant | seed | finished (UTC) | code | machine | command |",
+        "|---|---|---|---|---|---|",
     ]
     for r in sorted(results, key=lambda r: (r["variant"], r["seed"])):
         m = r["machine"]
         where = f"{m['cpu']}, {m['cores']} cores, torch {m['torch']}, load {m['load_avg_at_start']}"
-        lines.append(f"| {r['variant']} | {r['seed']} | {r['finished_at']} | {where} | `{r['command']}` |")
+        code = r.get("code_version", "–")
+        lines.append(
+            f"| {r['variant']} | {r['seed']} | {r['finished_at']} | {code} | {where} | `{r['command']}` |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -286,6 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     if not args.table_only:
         command = ".venv/bin/python " + shlex.join(["benchmarks/methods.py", *(argv or sys.argv[1:])])
+        code_version = describe_code()
         unknown = [m for m in args.methods if m not in BASE_VARIANTS + EXTRA_VARIANTS]
         if unknown:
             print(f"unknown variant(s): {', '.join(unknown)}", file=sys.stderr)
@@ -298,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"skip {variant.name} seed {seed}: {path.name} exists")
                     continue
                 started = time.perf_counter()
-                summary = run_one(variant, args.manifest, command)
+                summary = run_one(variant, args.manifest, command, code_version)
                 path.write_text(json.dumps(summary, indent=1) + "\n")
                 print(
                     f"{variant.name} seed {seed}: balanced acc {summary['balanced_acc'] * 100:.2f} "
