@@ -118,7 +118,11 @@ def describe_code() -> str:
     """``git describe --dirty --always`` of the checkout that runs the benchmark (taken before training)."""
     try:
         out = subprocess.run(
-            ["git", "describe", "--dirty", "--always"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+            ["git", "describe", "--dirty", "--always"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
         )
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
