@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.fields import FieldInfo
 
-from difficultynet.config import DNetConfig, MetaMode, Method, ModelName, TrainConfig
+from difficultynet.config import DNetConfig, DNetRecipe, MetaMode, Method, ModelName, TrainConfig
 from difficultynet.manifest import ClassSummary, RowError
 from difficultynet.protocol import RunStatus
 from difficultynet.records import EpochRecord
@@ -68,6 +68,9 @@ class RunCreate(BaseModel):
     batch_size: int = _same_as(_TRAIN["batch_size"])
     lr: float = _same_as(_TRAIN["lr"])
     seed: int = _same_as(_TRAIN["seed"])
+    dnet_recipe: DNetRecipe = Field(
+        "default", description="Difficulty-Net recipe: the library default, or the paper-faithful one"
+    )
     meta_mode: MetaMode = _same_as(_DNET["meta_mode"])
     meta_every: int = _same_as(_DNET["meta_every"])
     device: str = Field("auto", max_length=32, description="'auto', 'cpu', 'cuda' or 'cuda:<index>'")

@@ -123,6 +123,7 @@ class RunRequest(BaseModel):
     batch_size: int | None = None
     lr: float | None = None
     seed: int | None = None
+    dnet_recipe: str | None = None
     meta_mode: str | None = None
     meta_every: int | None = None
     device: str | None = None

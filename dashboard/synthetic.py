@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from difficultynet.diagnostics import dnet_diagnostics
 from difficultynet.records import ClassColumns, EpochRecord, clean_float, group_of
 
 
@@ -65,6 +66,15 @@ def synthetic_records(
                 many_acc=clean_float(float(np.mean(by_group["many"]))) if by_group["many"] else None,
                 medium_acc=clean_float(float(np.mean(by_group["medium"]))) if by_group["medium"] else None,
                 few_acc=clean_float(float(np.mean(by_group["few"]))) if by_group["few"] else None,
+                dnet=dnet_diagnostics(
+                    weight.tolist(),
+                    counts,
+                    val_acc.tolist(),
+                    meta_grad_norm=clean_float(2e-3 * (1 - 0.5 * progress)),
+                    driver_grad_norm=clean_float(1e-3 * max(0.0, 1 - progress / 0.8)),
+                )
+                if method.startswith("dnet")
+                else None,
                 classes=ClassColumns(
                     index=list(range(num_classes)),
                     name=names,

@@ -9,6 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 Method = Literal["ce", "focal", "cb", "cdb", "bsce", "ldam-drw", "dnet", "dnet-bsce"]
 METHODS: tuple[str, ...] = ("ce", "focal", "cb", "cdb", "bsce", "ldam-drw", "dnet", "dnet-bsce")
 DNET_METHODS: frozenset[str] = frozenset({"dnet", "dnet-bsce"})
+# The base loss of the recommended Difficulty-Net recipe (the dashboard's first preset); chosen from the
+# 3-seed CIFAR-10-LT benchmark, see benchmarks/results/methods-cpu-notes.md.
+RECOMMENDED_DNET_METHOD: Method = "dnet-bsce"
 
 ModelName = Literal["resnet8", "resnet20", "resnet32", "resnet18", "resnet50"]
 MODELS: tuple[str, ...] = ("resnet8", "resnet20", "resnet32", "resnet18", "resnet50")
@@ -70,6 +73,16 @@ class DNetConfig(_Strict):
         lt=1.0,
         description="weights enter the real loss from this fraction of training (DRW-style)",
     )
+
+
+DNetRecipe = Literal["default", "paper"]
+
+
+def dnet_recipe(name: DNetRecipe, **overrides: object) -> DNetConfig:
+    """A named Difficulty-Net recipe with ``overrides`` applied (validated like any DNetConfig)."""
+    if name == "paper":
+        return paper_recipe(**overrides)
+    return DNetConfig.model_validate(overrides)
 
 
 def paper_recipe(**overrides: object) -> DNetConfig:

@@ -22,7 +22,7 @@ from backend.queue import TaskQueue
 from backend.schemas import RunCreate, RunRead
 from backend.settings import Settings
 from backend.store import ACTIVE_STATUSES, RunHash, Store
-from difficultynet.config import TrainConfig
+from difficultynet.config import TrainConfig, dnet_recipe
 
 logger = logging.getLogger(__name__)
 
@@ -32,12 +32,13 @@ _FIELD_FOR_LOC = {"dnet.meta_mode": "meta_mode", "dnet.meta_every": "meta_every"
 
 def train_config(body: RunCreate) -> TrainConfig:
     """The full TrainConfig for a request; its own validators have the last word (422 on failure)."""
-    dnet: dict[str, Any] = {"meta_mode": body.meta_mode, "meta_every": body.meta_every}
+    overrides: dict[str, Any] = {"meta_mode": body.meta_mode, "meta_every": body.meta_every}
     if body.dnet_lr is not None:
-        dnet["lr"] = body.dnet_lr
+        overrides["lr"] = body.dnet_lr
     fields = body.model_dump(include={"method", "model", "epochs", "batch_size", "lr", "seed", "device"})
-    fields.update(num_threads=body.num_threads, image_size=body.image_size, dnet=dnet)
+    fields.update(num_threads=body.num_threads, image_size=body.image_size)
     try:
+        fields["dnet"] = dnet_recipe(body.dnet_recipe, **overrides)
         return TrainConfig.model_validate(fields)
     except ValidationError as exc:
         errors = pydantic_errors(exc.errors())

@@ -16,7 +16,7 @@ from dashboard.components.alerts import alert
 from dashboard.components.layout import field as form_field
 from dashboard.components.layout import section
 from dashboard.models import RunRequest
-from difficultynet.config import META_MODES, METHODS, MODELS, DNetConfig, TrainConfig
+from difficultynet.config import META_MODES, METHODS, MODELS, RECOMMENDED_DNET_METHOD, DNetConfig, TrainConfig
 
 logger = logging.getLogger(__name__)
 
@@ -49,27 +49,38 @@ class Preset:
     hint: str
 
 
+_DNET_DEFAULTS = DNetConfig()
 PRESETS: dict[str, Preset] = {
-    ids.NEW_RUN_PRESET_FAITHFUL: Preset(
-        "Faithful DNet",
-        {"method": "dnet", "meta_mode": "full", "meta_every": 1},
-        "Difficulty-Net with the paper's bilevel step over all parameters.",
+    ids.NEW_RUN_PRESET_RECOMMENDED: Preset(
+        "Recommended DNet",
+        {
+            "method": RECOMMENDED_DNET_METHOD,
+            "dnet_recipe": "default",
+            "meta_mode": _DNET_DEFAULTS.meta_mode,
+            "meta_every": _DNET_DEFAULTS.meta_every,
+        },
+        "Difficulty-Net with the library's recipe: a meta-signal that survives the LR schedule, "
+        "the whole balanced meta set each step, close to plain training cost.",
     ),
-    ids.NEW_RUN_PRESET_FAST: Preset(
-        "Fast DNet",
-        {"method": "dnet", "meta_mode": "head", "meta_every": 1},
-        "Difficulty-Net with the virtual step on the classifier only: close to plain training cost.",
+    ids.NEW_RUN_PRESET_FAITHFUL: Preset(
+        "Paper DNet",
+        {"method": "dnet", "dnet_recipe": "paper", "meta_mode": "full", "meta_every": 1},
+        "Difficulty-Net exactly as the paper describes it: cross-entropy, bilevel step over all "
+        "parameters at the current lr, Adam with L2 decay, constant driver weight.",
     ),
     ids.NEW_RUN_PRESET_CE: Preset(
         "CE baseline",
-        {"method": "ce", "meta_mode": "full", "meta_every": 1},
+        {"method": "ce", "dnet_recipe": "default", "meta_mode": _DNET_DEFAULTS.meta_mode, "meta_every": 1},
         "Plain cross-entropy: the baseline for the per-class gains chart.",
     ),
 }
-PRESET_FIELDS: tuple[str, ...] = ("method", "meta_mode", "meta_every")
+PRESET_FIELDS: tuple[str, ...] = ("method", "dnet_recipe", "meta_mode", "meta_every")
+RECIPE_LABELS: dict[str, str] = {
+    "default": "default — the library's recipe (recommended)",
+    "paper": "paper — as published (its weights fade when the LR drops)",
+}
 
 _DEFAULTS = TrainConfig()
-_DNET_DEFAULTS = DNetConfig()
 
 
 def _number(
@@ -192,6 +203,20 @@ def layout(dataset: str | None = None, **_query: str) -> html.Div:
                         html.Legend("Difficulty-Net (dnet methods only)"),
                         html.Div(
                             [
+                                form_field(
+                                    "Recipe",
+                                    ids.NEW_RUN_DNET_RECIPE,
+                                    dcc.RadioItems(
+                                        id=ids.NEW_RUN_DNET_RECIPE,
+                                        value="default",
+                                        options=[
+                                            {"label": label, "value": value}
+                                            for value, label in RECIPE_LABELS.items()
+                                        ],
+                                        className="radio-list",
+                                    ),
+                                    error_id=err("dnet_recipe"),
+                                ),
                                 form_field(
                                     "Meta mode",
                                     ids.NEW_RUN_META_MODE,
@@ -352,7 +377,12 @@ def register_callbacks(app: Dash, api: ApiClient) -> None:
     @app.callback(
         [
             Output(control, "value", allow_duplicate=True)
-            for control in (ids.NEW_RUN_METHOD, ids.NEW_RUN_META_MODE, ids.NEW_RUN_META_EVERY)
+            for control in (
+                ids.NEW_RUN_METHOD,
+                ids.NEW_RUN_DNET_RECIPE,
+                ids.NEW_RUN_META_MODE,
+                ids.NEW_RUN_META_EVERY,
+            )
         ],
         [Input(button_id, "n_clicks") for button_id in PRESETS],
         prevent_initial_call=True,
@@ -371,6 +401,7 @@ def register_callbacks(app: Dash, api: ApiClient) -> None:
         "batch_size": ids.NEW_RUN_BATCH_SIZE,
         "lr": ids.NEW_RUN_LR,
         "seed": ids.NEW_RUN_SEED,
+        "dnet_recipe": ids.NEW_RUN_DNET_RECIPE,
         "meta_mode": ids.NEW_RUN_META_MODE,
         "meta_every": ids.NEW_RUN_META_EVERY,
         "device": ids.NEW_RUN_DEVICE,

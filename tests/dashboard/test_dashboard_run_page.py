@@ -205,3 +205,18 @@ def test_downloads_serve_weights_and_metrics(backend: FakeBackend, api: ApiClien
 def test_view_state_store_tolerates_garbage() -> None:
     assert RunViewState.load({"drawn": "lots"}) == RunViewState()
     assert RunViewState.load(None) == RunViewState()
+
+
+def test_dnet_health_panel_reads_the_latest_diagnostics(backend: FakeBackend, api: ApiClient) -> None:
+    dataset_id = backend.add_dataset(1, {"a": 1})
+    dnet_run = backend.add_run(1, dataset_id, synthetic_records(6, 3, epochs_total=6), status="running")
+    update, _ = tick(api, dnet_run, RunViewState())
+    text = text_of(update.dnet_health)
+    assert "Epoch 3" in text and "Weights span" in text and "favour rare classes" in text
+    assert "Meta-gradient norm" in text and "Spearman" not in text
+
+    ce_run = backend.add_run(
+        2, dataset_id, synthetic_records(6, 2, epochs_total=6, method="ce"), status="running"
+    )
+    update, _ = tick(api, ce_run, RunViewState())
+    assert "Not a Difficulty-Net run" in text_of(update.dnet_health)

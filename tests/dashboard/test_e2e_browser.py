@@ -218,7 +218,7 @@ def test_upload_train_watch_compare_and_export(
 
     # 3. a CE baseline and a Difficulty-Net run with that baseline, both through the form
     ce_id = start_run(p, dashboard_url, dataset_id, "CE baseline")
-    dnet_id = start_run(p, dashboard_url, dataset_id, "Faithful DNet", baseline=ce_id)
+    dnet_id = start_run(p, dashboard_url, dataset_id, "Paper DNet", baseline=ce_id)
     assert dnet_id != ce_id
     with stack.client() as api:
         run = api.get(f"/api/runs/{dnet_id}").json()
