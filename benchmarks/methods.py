@@ -118,7 +118,11 @@ def describe_code() -> str:
     """``git describe --dirty --always`` of the checkout that runs the benchmark (taken before training)."""
     try:
         out = subprocess.run(
-            ["git", "describe", "--dirty", "--always"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+            ["git", "describe", "--dirty", "--always"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
         )
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -126,10 +130,10 @@ def describe_code() -> str:
 
 
 def run_one(variant: Variant, manifest_path: Path, command: str, code_version: str) -> dict[str, Any]:
-    from difficultynet.manifest import load_manifest
+    from difficultynet.manifest import ValidationOptions, load_manifest
     from difficultynet.train import fit
 
-    manifest = load_manifest(manifest_path, check_images=False)
+    manifest = load_manifest(manifest_path, options=ValidationOptions(check_images=False))
     seed = variant.config.seed
     out_dir = WORK_DIR / result_path(variant, seed, variant.config.epochs).stem
     started = datetime.now(UTC)

@@ -22,7 +22,7 @@ from backend.errors import Conflict, NotFound, Unprocessable, field_error
 from backend.services import zipbundle
 from backend.settings import Settings
 from backend.store import Store, StoredDataset
-from difficultynet.manifest import ManifestReport, validate_manifest
+from difficultynet.manifest import ManifestReport, ValidationOptions, validate_manifest
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +79,7 @@ class DatasetService:
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings = settings
         self.store = store
+        self.validation = ValidationOptions(max_rows=settings.max_manifest_rows)
 
     # -- queries ------------------------------------------------------------------------------------
 
@@ -154,7 +155,7 @@ class DatasetService:
         return folder
 
     def _prepare_csv(self, dataset_id: str, raw: bytes, base_dir: Path) -> _Prepared:
-        report = validate_manifest(raw, base_dir, max_rows=self.settings.max_manifest_rows)
+        report = validate_manifest(raw, base_dir, self.validation)
         if not report.ok:
             raise _invalid_manifest(report)
         folder = self._folder(dataset_id)
@@ -177,9 +178,7 @@ class DatasetService:
                 manifest_rel = zipbundle.find_manifest(members)
                 zipbundle.extract_members(archive, members, staging, limits)
             staged_manifest = staging / manifest_rel
-            report = validate_manifest(
-                staged_manifest, staged_manifest.parent, max_rows=self.settings.max_manifest_rows
-            )
+            report = validate_manifest(staged_manifest, staged_manifest.parent, self.validation)
             if not report.ok:
                 raise _invalid_manifest(report)
             final = self._folder(dataset_id)

@@ -19,8 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from difficultynet.errors import ManifestInvalid
-from difficultynet.manifest import Manifest, RowError, with_errors
+from difficultynet.manifest import Manifest, ManifestInvalid, RowError, with_errors
 
 logger = logging.getLogger(__name__)
 
