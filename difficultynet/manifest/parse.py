@@ -54,7 +54,7 @@ def parse_rows(text: str, classes: Sequence[str] | None, max_rows: int, problems
     try:
         for record in reader:
             line, previous_end = previous_end + 1, reader.line_num
-            if not record or all(not cell.strip() for cell in record):
+            if not "".join(record).strip():
                 continue  # blank line
             if header is None:
                 header = [cell.strip().lower() for cell in record]
