@@ -100,6 +100,9 @@ def test_undecodable_image_raises_manifest_invalid_with_its_line(image_root: Pat
         load_images(manifest, image_size=8, channels=3)
     assert [(e.row, e.column) for e in info.value.report.errors] == [(6, "path")]
     assert not info.value.report.ok
+    reason = info.value.report.errors[0].reason  # plain words: no server path, no exception class name
+    assert reason.startswith("image cannot be decoded: ") and str(image_root) not in reason
+    assert "Error" not in reason
 
 
 def test_threaded_decode_equals_serial(small_manifest: Manifest) -> None:
