@@ -138,7 +138,7 @@ def check_files(
     for row in distinct:
         target, problem = resolver.resolve(row.rel_path)
         if target is None:
-            problems.add(row.line, "path", f"{row.rel_path!r}: {problem or 'invalid path'}")
+            problems.add(row.line, "path", f"{problem or 'invalid path'} ({row.rel_path!r})")
             continue
         first = first_by_file.setdefault(target, row.line)
         if first != row.line:
@@ -150,7 +150,7 @@ def check_files(
     for row, target in resolved:
         problem = image_problem(target) if check_images else None
         if problem:
-            problems.add(row.line, "path", f"{row.rel_path!r}: {problem}")
+            problems.add(row.line, "path", f"{problem} ({row.rel_path!r})")
         else:
             good.append((row, Path(target)))
     return good
