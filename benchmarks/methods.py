@@ -145,10 +145,10 @@ def describe_code() -> str:
 
 
 def run_one(variant: Variant, manifest_path: Path, command: str, code_version: str) -> dict[str, Any]:
-    from difficultynet.manifest import load_manifest
+    from difficultynet.manifest import ValidationOptions, load_manifest
     from difficultynet.train import fit
 
-    manifest = load_manifest(manifest_path, check_images=False)
+    manifest = load_manifest(manifest_path, options=ValidationOptions(check_images=False))
     seed = variant.config.seed
     out_dir = WORK_DIR / result_path(variant, seed, variant.config.epochs).stem
     started = datetime.now(UTC)
