@@ -57,9 +57,13 @@ class DatasetList(BaseModel):
 
 
 class RunCreate(BaseModel):
-    """A training request. Ranges and defaults are TrainConfig's own; the whole config is re-validated."""
+    """A training request. Ranges and defaults are TrainConfig's own; the whole config is re-validated.
 
-    model_config = ConfigDict(extra="forbid")
+    Strict: JSON types must match (``"epochs": "5"`` and ``"epochs": true`` are refused, not coerced).
+    Integers are still accepted for float fields such as ``lr``.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     dataset_id: DatasetId
     method: Method = _same_as(_TRAIN["method"])

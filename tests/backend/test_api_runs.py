@@ -136,6 +136,37 @@ def test_every_invalid_field_is_a_located_422(
     assert queued_messages(db) == [] and client.get("/api/runs").json()["total"] == 0
 
 
+@pytest.mark.parametrize(
+    ("fields", "column"),
+    [
+        ({"epochs": "5"}, "epochs"),
+        ({"epochs": True}, "epochs"),
+        ({"epochs": 5.0}, "epochs"),
+        ({"batch_size": "64"}, "batch_size"),
+        ({"lr": "0.1"}, "lr"),
+        ({"seed": False}, "seed"),
+        ({"meta_every": "2"}, "meta_every"),
+        ({"device": 0}, "device"),
+    ],
+)
+def test_loosely_typed_fields_are_refused_not_coerced(
+    client: TestClient, dataset_id: str, db: redis.Redis, fields: dict[str, Any], column: str
+) -> None:
+    response = create(client, dataset_id, **fields)
+    assert response.status_code == 422, response.text
+    body = response.json()
+    [error] = body["errors"]
+    assert error["column"] == column and body["detail"].startswith(f"{column}: "), body
+    assert "Input should be a valid" in error["reason"], body  # plain words, no class names
+    assert queued_messages(db) == []
+
+
+def test_integers_are_still_accepted_for_float_fields(client: TestClient, dataset_id: str) -> None:
+    response = create(client, dataset_id, lr=1, dnet_lr=1)
+    assert response.status_code == 202, response.text
+    assert response.json()["config"]["lr"] == 1.0
+
+
 def test_non_json_body_is_422(client: TestClient) -> None:
     response = client.post("/api/runs", content=b"{not json", headers={"Content-Type": "application/json"})
     assert response.status_code == 422 and response.json()["errors"]
