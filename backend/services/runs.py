@@ -190,6 +190,7 @@ class RunService:
         if run.status in ACTIVE_STATUSES:
             raise Conflict(f"run is {run.status}; cancel it before deleting")
         await self.store.delete_run(run_id)
+        await run_in_threadpool(self.queue.forget, run.task_id or run_id)
         await run_in_threadpool(shutil.rmtree, self.settings.runs_dir / run_id, True)
 
     async def epochs(self, run_id: str, after: int, limit: int) -> tuple[RunHash, list[tuple[int, str]]]:

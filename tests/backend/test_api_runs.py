@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 from support.records import make_record
 from support.sse import SseEvent, iter_sse
 
+from backend.queue import TaskQueue
 from backend.settings import Settings
 from difficultynet import protocol
 from difficultynet.config import TrainConfig
@@ -367,9 +368,12 @@ def test_delete_refuses_active_runs_and_removes_everything_of_finished_ones(
     set_status(db, run_id, "succeeded")
     (api_settings.runs_dir / run_id).mkdir(parents=True)
     (api_settings.runs_dir / run_id / "metrics.jsonl").write_text("{}\n")
+    # The task result as a worker's Celery result backend stores it when the task returns.
+    TaskQueue(api_settings).app.backend.store_result(run_id, {"status": "succeeded"}, "SUCCESS")
+    assert db.exists(f"celery-task-meta-{run_id}")
     assert client.delete(f"/api/runs/{run_id}").status_code == 204
     assert client.get(f"/api/runs/{run_id}").status_code == 404
-    assert not db.keys(f"dnet:runs:{run_id}*") and db.zscore(protocol.RUNS_INDEX_KEY, run_id) is None
+    assert not db.keys(f"*{run_id}*") and db.zscore(protocol.RUNS_INDEX_KEY, run_id) is None
     assert not (api_settings.runs_dir / run_id).exists()
 
 
