@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     max_active_runs: int = Field(32, ge=1, description="queued + running runs at once")
     max_zip_files: int = Field(200_000, ge=1, description="entries allowed in a zip bundle")
     max_unzipped_mb: float = Field(4096.0, gt=0, description="total uncompressed size of a zip bundle, MiB")
+    max_bad_tokens_per_min: int = Field(
+        30, ge=1, description="wrong API tokens one client address may send per minute before 429"
+    )
     max_json_body_kb: int = Field(256, ge=1, description="cap for non-upload request bodies, KiB")
     visibility_timeout_s: int = Field(
         48 * 3600, ge=60, description="Redis broker redelivery timeout; longer than the longest run"
