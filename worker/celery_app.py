@@ -82,7 +82,7 @@ def _recovery_step(settings: WorkerSettings) -> type[bootsteps.StartStopStep]:
 
             def scan() -> None:
                 try:
-                    recover_orphaned_runs(client, send)
+                    recover_orphaned_runs(client, send, max_attempts=settings.max_attempts)
                 except redis.RedisError as exc:
                     logger.warning("orphan scan skipped: %r", exc)
 
