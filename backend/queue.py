@@ -57,5 +57,10 @@ class TaskQueue:
         replies = self.app.control.inspect(timeout=self._health_timeout_s).ping() or {}
         return sorted(replies)
 
+    def worker_alive(self, worker: str) -> bool:
+        """Whether the Celery worker named ``worker`` answers a ping within the health timeout."""
+        inspect = self.app.control.inspect(destination=[worker], timeout=self._health_timeout_s, limit=1)
+        return bool((inspect.ping() or {}).get(worker))
+
     def close(self) -> None:
         self.app.close()

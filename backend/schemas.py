@@ -101,6 +101,9 @@ class RunRead(BaseModel):
     worker: str | None = Field(None, description="Celery worker host and process that ran it last")
     device: str | None = Field(None, description="device the worker trained on (e.g. cpu, cuda:0)")
     attempt: int = Field(0, description="times a worker started it (>1 after crash recovery)")
+    crashes: int = Field(
+        0, description="attempts whose worker process died (or lost Redis) before the run ended"
+    )
     cancel_requested: bool = False
 
 

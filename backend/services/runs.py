@@ -77,6 +77,7 @@ def to_read(run: RunHash, *, cancel_requested: bool, now: float | None = None) -
         worker=run.worker,
         device=run.device,
         attempt=run.attempt,
+        crashes=run.crashes,
         cancel_requested=cancel_requested and not run.is_terminal,
     )
 
@@ -169,7 +170,8 @@ class RunService:
         return await self.read(run_id)
 
     async def cancel(self, run_id: str) -> RunRead:
-        """Cooperative: the worker polls the flag every batch. A queued run is cancelled right here."""
+        """Cooperative: the worker polls the flag every batch. A queued run is cancelled right here, and
+        so is a running run whose worker is gone (lease expired, or its worker answers no ping)."""
         run = await self.get(run_id)
         if run.status in ("succeeded", "failed"):
             raise Conflict(f"run already {run.status}")
@@ -177,12 +179,35 @@ class RunService:
             return await self.read(run_id)
         await self.store.request_cancel(run_id)
         finished: dict[str, str | float] = {"status": "cancelled", "finished_at": time.time(), "error": ""}
-        if run.status == "queued" and await self.store.transition(run_id, "queued", finished):
+        cancelled_here = False
+        if run.status == "queued":
+            cancelled_here = await self.store.transition(run_id, "queued", finished)
+        elif run.status == "running":
+            cancelled_here = await self._cancel_if_orphaned(run_id, finished)
+        if cancelled_here:
             try:
                 await run_in_threadpool(self.queue.revoke, run.task_id or run_id)
             except Exception:  # the worker skips terminal runs anyway; revoke only saves it the trip
-                logger.warning("revoke of queued run %s failed", run_id, exc_info=True)
+                logger.warning("revoke of run %s failed", run_id, exc_info=True)
         return await self.read(run_id)
+
+    async def _cancel_if_orphaned(self, run_id: str, finished: dict[str, str | float]) -> bool:
+        """Nobody would act on the cancel flag before the dead owner's lease expires and the run is
+        re-queued (up to the lease TTL): finish the cancel here instead. A live owner stops by itself."""
+        owner = await self.store.lease_owner(run_id)
+        if owner is not None:
+            worker = owner.rsplit(":", 2)[0]  # "<worker name>:<pid>:<nonce>", see worker/lease.py
+            try:
+                alive = await run_in_threadpool(self.queue.worker_alive, worker)
+            except Exception:  # broker trouble: do not guess, the worker (if alive) stops within a batch
+                logger.warning("could not ping worker %s for run %s", worker, run_id, exc_info=True)
+                return False
+            if alive:
+                return False
+        if await self.store.cancel_orphan(run_id, owner, finished):
+            logger.info("run %s cancelled at once: its worker %s is gone", run_id, owner or "(no lease)")
+            return True
+        return False
 
     async def delete(self, run_id: str) -> None:
         """Refused while queued or running (cancel first), so a worker never writes to a deleted run."""

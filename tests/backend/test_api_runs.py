@@ -340,14 +340,39 @@ def test_cancel_of_a_queued_run_is_immediate(client: TestClient, dataset_id: str
     assert client.post(f"/api/runs/{run_id}/cancel").json()["status"] == "cancelled"  # idempotent
 
 
-def test_cancel_of_a_running_run_sets_the_flag_for_the_worker(
+def test_cancel_of_a_running_run_whose_lease_expired_is_immediate(
     client: TestClient, dataset_id: str, db: redis.Redis
 ) -> None:
+    """The worker died and its lease is gone: nobody would act on the flag until recovery re-queues it."""
     run_id = create(client, dataset_id).json()["id"]
     db.hset(protocol.run_key(run_id), "status", "running")
+    started = time.monotonic()
     run = client.post(f"/api/runs/{run_id}/cancel").json()
-    assert run["status"] == "running" and run["cancel_requested"] is True
-    assert db.exists(protocol.cancel_key(run_id))
+    assert run["status"] == "cancelled" and run["finished_at"] is not None, run
+    assert time.monotonic() - started < 2
+    assert db.exists(protocol.cancel_key(run_id))  # a late redelivery skips it too
+    assert client.delete(f"/api/runs/{run_id}").status_code == 204
+
+
+def test_cancel_of_a_running_run_whose_worker_is_gone_is_immediate(
+    client: TestClient, dataset_id: str, db: redis.Redis
+) -> None:
+    """The lease still ticks (up to its TTL) but its worker answers no ping: cancel now, drop the lease."""
+    run_id = create(client, dataset_id).json()["id"]
+    db.hset(protocol.run_key(run_id), "status", "running")
+    db.set(protocol.lease_key(run_id), "gpu0@vanished-host:4242:0badcafe", px=30_000)
+    run = client.post(f"/api/runs/{run_id}/cancel").json()
+    assert run["status"] == "cancelled", run
+    assert not db.exists(protocol.lease_key(run_id))  # the dead owner can write nothing if it returns
+    assert client.delete(f"/api/runs/{run_id}").status_code == 204
+
+
+def test_run_read_shows_the_crash_count(client: TestClient, dataset_id: str, db: redis.Redis) -> None:
+    run_id = create(client, dataset_id).json()["id"]
+    assert client.get(f"/api/runs/{run_id}").json()["crashes"] == 0
+    db.hset(protocol.run_key(run_id), mapping={"status": "running", "attempt": 3, "crashes": 2})
+    run = client.get(f"/api/runs/{run_id}").json()
+    assert run["crashes"] == 2 and run["attempt"] == 3
 
 
 @pytest.mark.parametrize("status", ["succeeded", "failed"])
