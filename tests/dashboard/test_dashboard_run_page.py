@@ -205,3 +205,20 @@ def test_downloads_serve_weights_and_metrics(backend: FakeBackend, api: ApiClien
 def test_view_state_store_tolerates_garbage() -> None:
     assert RunViewState.load({"drawn": "lots"}) == RunViewState()
     assert RunViewState.load(None) == RunViewState()
+
+
+def test_crashes_show_in_the_progress_line_and_a_poison_run_shows_why_it_failed(
+    backend: FakeBackend, api: ApiClient
+) -> None:
+    records = synthetic_records(5, 3, epochs_total=6)
+    dataset_id = backend.add_dataset(1, {"a": 1})
+    run_id = backend.add_run(1, dataset_id, records, status="running", epochs_total=6)
+    backend.runs[run_id]["crashes"] = 1
+    update, _ = tick(api, run_id, RunViewState())
+    assert "worker process died 1×, resumed from the last checkpoint" in update.progress_text
+
+    reason = "the worker process died 3 times, last while training epoch 4 of 6 (often: out of memory)"
+    backend.runs[run_id].update(status="failed", crashes=3, error=reason)
+    update, _ = tick(api, run_id, RunViewState())
+    assert "worker process died 3×" in update.progress_text and "resumed" not in update.progress_text
+    assert reason in text_of(update.alert)
