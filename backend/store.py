@@ -6,6 +6,7 @@ hash into typed fields so the rest of the API never handles raw Redis strings.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, cast
@@ -15,6 +16,9 @@ from pydantic import BaseModel, ValidationError
 
 from difficultynet import protocol
 from difficultynet.manifest import ManifestReport
+from difficultynet.memory_estimate import WorkerCapacity
+
+logger = logging.getLogger(__name__)
 
 REQUEST_POOL_SIZE = 64  # Redis connections shared by all requests of one API process
 POOL_WAIT_S = 10.0
@@ -193,6 +197,23 @@ class Store:
         for key, value in fields.items():
             args += [key, value]
         return bool(await self._transition(keys=[protocol.run_key(run_id)], args=args))
+
+    async def worker_capacities(self) -> list[WorkerCapacity]:
+        """Memory reports of the workers alive now (each refreshes its own; see ``worker/capacity.py``)."""
+        index = protocol.WORKER_CAPACITY_INDEX_KEY
+        names = cast(list[str], await self.redis.zrangebyscore(index, time.time(), "+inf"))
+        if not names:
+            return []
+        raws = cast(list[str | None], await self.redis.mget([protocol.worker_capacity_key(n) for n in names]))
+        capacities = []
+        for raw in raws:
+            if raw is None:  # expired between the two reads
+                continue
+            try:
+                capacities.append(WorkerCapacity.model_validate_json(raw))
+            except ValidationError:
+                logger.warning("ignoring an unreadable worker capacity report")
+        return capacities
 
     async def lease_owner(self, run_id: str) -> str | None:
         """The owner token of the worker training the run (``worker.lease``), None when nobody holds it."""

@@ -23,6 +23,8 @@ from backend.schemas import RunCreate, RunRead
 from backend.settings import Settings
 from backend.store import ACTIVE_STATUSES, RunHash, Store
 from difficultynet.config import TrainConfig
+from difficultynet.manifest import ManifestReport
+from difficultynet.memory_estimate import WorkerCapacity, host_ram_bytes, shortfall
 
 logger = logging.getLogger(__name__)
 
@@ -123,6 +125,7 @@ class RunService:
             raise field_error("dataset_id", f"dataset {body.dataset_id!r} not found")
         if body.baseline_run_id is not None and await self.store.get_run(body.baseline_run_id) is None:
             raise field_error("baseline_run_id", f"run {body.baseline_run_id!r} not found")
+        await self._check_memory(config, dataset.report)
         run_id = uuid.uuid4().hex
         now = time.time()
         async with self._admission:
@@ -168,6 +171,16 @@ class RunService:
             raise ApiError(503, "the task broker is unavailable; the run was not queued") from exc
         logger.info("run %s queued (%s/%s, %d epochs)", run_id, config.method, config.model, config.epochs)
         return await self.read(run_id)
+
+    async def _check_memory(self, config: TrainConfig, report: ManifestReport) -> None:
+        """422 for a run that cannot fit any live worker (or, before any worker reported, this host's RAM):
+        it would be OOM-killed at start, attempt after attempt."""
+        capacities = await self.store.worker_capacities()
+        if not capacities:
+            capacities = [WorkerCapacity(worker="this API host", ram_bytes=host_ram_bytes())]
+        reason = shortfall(config, len(report.classes), report.num_rows, capacities)
+        if reason is not None:
+            raise field_error("batch_size", reason)
 
     async def cancel(self, run_id: str) -> RunRead:
         """Cooperative: the worker polls the flag every batch. A queued run is cancelled right here, and

@@ -26,7 +26,9 @@ from backend.settings import Settings
 from difficultynet import protocol
 from difficultynet.config import TrainConfig
 from difficultynet.export import build_weights_export, validate_weights_export
+from difficultynet.memory_estimate import GIB, WorkerCapacity
 from difficultynet.records import EpochRecord
+from worker.capacity import publish_capacity
 from worker.reporter import RedisReporter
 
 Upload = Callable[[], dict[str, Any]]
@@ -166,6 +168,37 @@ def test_integers_are_still_accepted_for_float_fields(client: TestClient, datase
     response = create(client, dataset_id, lr=1, dnet_lr=1)
     assert response.status_code == 202, response.text
     assert response.json()["config"]["lr"] == 1.0
+
+
+def test_a_run_that_fits_no_worker_is_refused_with_the_reason(
+    client: TestClient, dataset_id: str, db: redis.Redis
+) -> None:
+    """Before any worker reported, this host's RAM is the yardstick; resnet50 at 512 px, batch 4096 needs
+    terabytes of activations."""
+    huge = {"method": "ce", "model": "resnet50", "image_size": 512, "batch_size": 4096}
+    response = create(client, dataset_id, **huge)
+    assert response.status_code == 422, response.text
+    [error] = response.json()["errors"]
+    assert error["column"] == "batch_size"
+    assert error["reason"].startswith("this run cannot fit in any worker's memory: it needs about")
+    assert "TiB of RAM" in error["reason"] and "Lower batch_size (now 4096)" in error["reason"]
+    assert queued_messages(db) == [] and client.get("/api/runs").json()["total"] == 0
+
+
+def test_the_memory_check_uses_the_capacity_live_workers_report(
+    client: TestClient, dataset_id: str, db: redis.Redis
+) -> None:
+    small = WorkerCapacity(worker="gpu0@box", ram_bytes=64 * GIB, gpu_bytes=8 * GIB, gpu_name="RTX 4060")
+    publish_capacity(db, small, ttl_s=60)
+    big = {"method": "ce", "model": "resnet18", "image_size": 64, "batch_size": 1024}
+    response = create(client, dataset_id, **big)  # ≈14 GiB of half-precision activations
+    assert response.status_code == 422, response.text
+    reason = response.json()["errors"][0]["reason"]
+    assert "of GPU memory (RTX 4060)" in reason and "the largest worker has 8.0 GiB" in reason
+    assert create(client, dataset_id, **{**big, "batch_size": 128}).status_code == 202
+    large = WorkerCapacity(worker="gpu1@box", ram_bytes=64 * GIB, gpu_bytes=141 * GIB, gpu_name="H200")
+    publish_capacity(db, large, ttl_s=60)
+    assert create(client, dataset_id, **big).status_code == 202  # one worker that can hold it is enough
 
 
 def test_non_json_body_is_422(client: TestClient) -> None:
