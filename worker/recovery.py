@@ -10,9 +10,10 @@ extra thread in a process that forks): an expired lease proves the owner stopped
 run is flipped back to ``queued`` and sent again. The new task resumes from ``runs_dir/<id>/checkpoint.pt``;
 duplicates (the old message surfacing later) find the run terminal or leased and exit.
 
-Retry budget: a run whose worker died in each of its ``max_attempts`` attempts (a poison run, e.g. one
-that is OOM-killed at start) is not sent again but marked ``failed`` with the reason and its last log
-lines; the task itself applies the same rule when a Celery parent redelivers it (``worker/tasks.py``).
+Retry budget (``worker/attempts.py``): a run whose worker died ``max_attempts`` times in a row while
+training the same epoch (a poison run, e.g. one that is OOM-killed at start) is not sent again but
+marked ``failed`` with the reason and its last log lines; the task itself applies the same rule when a
+Celery parent redelivers it (``worker/tasks.py``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from typing import Any, cast
 import redis
 
 from difficultynet import protocol
-from worker.run_log import give_up_reason, last_lines
+from worker.attempts import count_deaths, give_up_reason
+from worker.run_log import last_lines
 from worker.settings import DEFAULT_MAX_ATTEMPTS
 
 logger = logging.getLogger(__name__)
@@ -71,23 +73,22 @@ def requeue(
             fields = cast(dict[str, str], pipe.hgetall(run_key))
             if fields.get("status") != "running" or pipe.exists(lease_key):
                 return False
-            crashes = int(fields.get("attempt") or 0)  # every attempt so far died: the run is not terminal
-            give_up = crashes >= max_attempts
+            deaths = count_deaths(fields)  # its worker died: the run is running, but nobody holds it
+            give_up = deaths.in_a_row >= max_attempts
+            update: dict[str, str | int | float] = {"crashes": deaths.crashes}
             if give_up:
-                epoch, total = int(fields.get("epoch") or 0), int(fields.get("epochs_total") or 0)
-                reason = give_up_reason(crashes, epoch, total, last_lines(pipe, run_id))
-                update: dict[str, str | int | float] = {
-                    "status": "failed", "error": reason, "finished_at": time.time(), "crashes": crashes,
-                }  # fmt: skip
-            else:
-                update = {"status": "queued", "requeued_at": time.time(), "crashes": crashes}
+                reason = give_up_reason(deaths, last_lines(pipe, run_id))
+                update.update(status="failed", error=reason, finished_at=time.time())
+                update["crashes_in_a_row"] = deaths.in_a_row
+            else:  # the next attempt recomputes the same count from the same fields
+                update.update(status="queued", requeued_at=time.time())
             pipe.multi()
             pipe.hset(run_key, mapping=update)  # type: ignore[arg-type]
             pipe.execute()
         except redis.WatchError:
             return False  # a worker touched the run meanwhile: it is not orphaned
     if give_up:
-        logger.error("run %s: failed after %d attempts whose worker died", run_id, crashes)
+        logger.error("run %s: failed; its worker died %d times in a row", run_id, deaths.in_a_row)
         return True
     args = [
         run_id,

@@ -58,15 +58,3 @@ class RunLogHandler(logging.Handler):
 
 def last_lines(client: redis.Redis, run_id: str, count: int = LINES_IN_REASON) -> list[str]:
     return cast(list[str], client.lrange(protocol.log_key(run_id), -count, -1))
-
-
-def give_up_reason(crashes: int, epoch: int, epochs_total: int, lines: list[str]) -> str:
-    """The ``error`` of a run failed for running out of attempts, in plain words."""
-    where = f"while training epoch {epoch + 1} of {epochs_total}" if epoch < epochs_total else "at the end"
-    reason = (
-        f"the worker process died {crashes} time{'s' if crashes != 1 else ''}, last {where} "
-        "(often: out of memory); the run was not retried again"
-    )
-    if lines:
-        reason += "; the last log lines: " + " | ".join(lines)
-    return reason

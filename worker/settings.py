@@ -27,7 +27,7 @@ class WorkerSettings(BaseSettings):
     max_attempts: int = Field(
         DEFAULT_MAX_ATTEMPTS,
         ge=1,
-        description="starts allowed per run; a run whose worker dies this often is failed",
+        description="a run whose worker dies this often in a row on the same epoch is failed",
     )
     redis_retry_s: float = Field(
         60.0, ge=0, description="how long run-state writes retry while Redis is down"

@@ -30,11 +30,12 @@ from difficultynet.export import build_weights_export
 from difficultynet.manifest import load_manifest
 from difficultynet.records import EpochRecord
 from difficultynet.train import fit
+from worker.attempts import count_deaths, give_up_reason
 from worker.lease import RunLease, owner_token
 from worker.pinning import CUDA_ENV
 from worker.redis_client import connect
 from worker.reporter import ExportBuilder, RedisReporter
-from worker.run_log import RunLogHandler, give_up_reason, last_lines
+from worker.run_log import RunLogHandler, last_lines
 from worker.settings import WorkerSettings
 
 logger = logging.getLogger(__name__)
@@ -136,18 +137,18 @@ class TrainingJob:
         if self.client.exists(protocol.cancel_key(self.run_id)):
             return self._finish(lease, "cancelled")
         run = cast(dict[str, str], self.client.hgetall(self.run_key))
-        # Every earlier attempt of a non-terminal run ended without recording an outcome: it crashed.
-        crashes = int(run.get("attempt") or 0)
-        if crashes >= self.settings.max_attempts:
-            epoch, total = int(run.get("epoch") or 0), int(run.get("epochs_total") or 0)
-            lease.update({"crashes": crashes})
-            reason = give_up_reason(crashes, epoch, total, last_lines(self.client, self.run_id))
+        deaths = count_deaths(run)  # every earlier attempt of a non-terminal run died
+        if deaths.in_a_row >= self.settings.max_attempts:
+            lease.update({"crashes": deaths.crashes, "crashes_in_a_row": deaths.in_a_row})
+            reason = give_up_reason(deaths, last_lines(self.client, self.run_id))
             return self._finish(lease, "failed", reason)
         started: dict[str, str | int | float] = {
             "status": "running",
             "worker": f"{self.worker_name} (pid {os.getpid()})",
             "error": "",
-            "crashes": crashes,
+            "crashes": deaths.crashes,
+            "crashes_in_a_row": deaths.in_a_row,
+            "attempt_epoch": deaths.epoch,
         }
         if not run.get("started_at"):
             started["started_at"] = time.time()

@@ -217,7 +217,7 @@ def test_crashes_show_in_the_progress_line_and_a_poison_run_shows_why_it_failed(
     update, _ = tick(api, run_id, RunViewState())
     assert "worker process died 1×, resumed from the last checkpoint" in update.progress_text
 
-    reason = "the worker process died 3 times, last while training epoch 4 of 6 (often: out of memory)"
+    reason = "the worker process died 3 times while training epoch 4 of 6 (often: out of memory)"
     backend.runs[run_id].update(status="failed", crashes=3, error=reason)
     update, _ = tick(api, run_id, RunViewState())
     assert "worker process died 3×" in update.progress_text and "resumed" not in update.progress_text

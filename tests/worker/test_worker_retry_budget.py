@@ -20,6 +20,7 @@ from test_worker_recovery import Sent
 
 from difficultynet import protocol
 from difficultynet.config import TrainConfig
+from worker.attempts import count_deaths
 from worker.lease import RunLease, owner_token
 from worker.recovery import recover_orphaned_runs
 from worker.run_log import LOG_LINES_KEPT, RunLogHandler, redact_paths
@@ -52,14 +53,17 @@ def dead_pid() -> int:
 def test_a_run_whose_worker_died_in_every_attempt_fails_with_the_reason(
     db: redis.Redis, worker_settings: WorkerSettings, dataset: tuple[str, str]
 ) -> None:
-    add_run(db, RUN, CONFIG, status="running", attempt="3", epoch="1")
+    # Attempts 2 and 3 started from epoch 1 and died before finishing epoch 2; attempt 3 died too.
+    add_run(
+        db, RUN, CONFIG, status="running", attempt="3", epoch="1", attempt_epoch="1", crashes_in_a_row="2"
+    )
     db.rpush(protocol.log_key(RUN), "12:00:00 INFO loading images", "12:00:01 INFO epoch 2 started")
     result = run_job(worker_settings, dataset)
     assert result["status"] == "failed"
     run = runs.run_fields(db, RUN)
     assert run["status"] == "failed" and run["crashes"] == "3" and run["attempt"] == "3"
     error = run["error"]
-    assert error.startswith("the worker process died 3 times, last while training epoch 2 of 2"), error
+    assert error.startswith("the worker process died 3 times while training epoch 2 of 2"), error
     assert "the last log lines: 12:00:00 INFO loading images | 12:00:01 INFO epoch 2 started" in error
     assert not (worker_settings.runs_dir / RUN).exists()  # not started again
 
@@ -74,7 +78,8 @@ def test_an_attempt_within_the_budget_counts_the_crashes_and_trains(
     add_run(db, RUN, CONFIG, status="running", attempt="2")
     assert run_job(worker_settings, dataset)["status"] == "succeeded"
     run = runs.run_fields(db, RUN)
-    assert run["crashes"] == "2" and run["attempt"] == "3" and run["error"] == ""
+    assert run["crashes"] == "2" and run["crashes_in_a_row"] == "1" and run["attempt"] == "3"
+    assert run["error"] == "" and run["attempt_epoch"] == "0"
     lines = db.lrange(protocol.log_key(RUN), 0, -1)
     assert any("attempt 3 of 3 on test@host" in line for line in lines), lines
     assert len(lines) <= LOG_LINES_KEPT
@@ -85,7 +90,9 @@ def test_recovery_fails_an_orphan_that_used_up_its_attempts_instead_of_resending
 ) -> None:
     poison, healthy = "1" * 32, "2" * 32
     extra = {"manifest_path": "/data/m.csv", "data_root": "/data"}
-    add_run(db, poison, CONFIG, status="running", attempt="3", epoch="0", **extra)
+    add_run(
+        db, poison, CONFIG, status="running", attempt="3", attempt_epoch="0", crashes_in_a_row="2", **extra
+    )
     add_run(db, healthy, CONFIG, status="running", attempt="2", **extra)
     db.rpush(protocol.log_key(poison), "12:00:00 INFO decoding 50000 images")
     sent = Sent()
@@ -93,10 +100,22 @@ def test_recovery_fails_an_orphan_that_used_up_its_attempts_instead_of_resending
     assert [task_id for task_id, _ in sent.calls] == [healthy]
     failed = runs.run_fields(db, poison)
     assert failed["status"] == "failed" and failed["crashes"] == "3" and float(failed["finished_at"]) > 0
-    assert "died 3 times, last while training epoch 1 of 2" in failed["error"]
+    assert failed["error"].startswith("the worker process died 3 times while training epoch 1 of 2")
     assert "decoding 50000 images" in failed["error"]
     requeued = runs.run_fields(db, healthy)
     assert requeued["status"] == "queued" and requeued["crashes"] == "2"
+
+
+def test_a_run_that_keeps_finishing_epochs_between_deaths_is_never_given_up(db: redis.Redis) -> None:
+    """Interrupted often (stack restarts, reboots) but getting further each time: not a poison run."""
+    extra = {"manifest_path": "/data/m.csv", "data_root": "/data"}
+    add_run(db, RUN, CONFIG, status="running", attempt="7", epoch="3", attempt_epoch="2", **extra)
+    db.hset(protocol.run_key(RUN), "crashes_in_a_row", "2")
+    sent = Sent()
+    assert recover_orphaned_runs(db, sent, max_attempts=3) == [RUN] and len(sent.calls) == 1
+    run = runs.run_fields(db, RUN)
+    assert run["status"] == "queued" and run["crashes"] == "7"
+    assert count_deaths(run).in_a_row == 1  # what the next attempt will record
 
 
 def test_the_run_log_keeps_the_last_lines_without_host_paths(db: redis.Redis) -> None:
