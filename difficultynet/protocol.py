@@ -44,6 +44,11 @@ def lease_key(run_id: str) -> str:
     return f"{KEY_PREFIX}:runs:{run_id}:lease"
 
 
+def lease_owner_worker(owner: str) -> str:
+    """The Celery worker name in a lease owner token ``<worker name>:<pid>:<nonce>`` (``worker.lease``)."""
+    return owner.rsplit(":", 2)[0]
+
+
 def log_key(run_id: str) -> str:
     """List of the last log lines the workers reported for the run (kept for failure reasons)."""
     return f"{KEY_PREFIX}:runs:{run_id}:log"

@@ -51,14 +51,10 @@ def owner_token(hostname: str | None = None) -> str:
     """Unique per task execution; readable so operators can tell which worker holds a run.
 
     ``<worker name>:<pid>:<nonce>``: the API reads the worker name to ping the owner (see
-    :func:`owner_worker`), and a task child of the same worker reads the pid to see the owner is gone.
+    :func:`difficultynet.protocol.lease_owner_worker`), and a task child of the same worker reads the
+    pid to see the owner is gone.
     """
     return f"{hostname or socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def owner_worker(token: str) -> str:
-    """The Celery worker name in an owner token."""
-    return token.rsplit(":", 2)[0]
 
 
 def _owner_pid(token: str) -> int | None:
@@ -121,8 +117,10 @@ class RunLease:
 
     def _release_dead_sibling(self) -> None:
         current = self.client.get(self.key)
-        if not isinstance(current, str) or owner_worker(current) != owner_worker(self.owner):
+        if not isinstance(current, str):
             return
+        if protocol.lease_owner_worker(current) != protocol.lease_owner_worker(self.owner):
+            return  # another worker's process: its pid means nothing in this pid namespace
         pid = _owner_pid(current)
         dead = pid is not None and pid != os.getpid() and process_gone(pid)
         if dead and self._release(keys=[self.key], args=[current]):

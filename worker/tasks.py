@@ -1,10 +1,10 @@
 """Task ``worker.train``: a thin shell around :func:`difficultynet.train.fit`.
 
 Life of a run on a worker: skip if already terminal → take the run lease (waiting out a dead owner's)
-→ give up (``failed``) if ``max_attempts`` earlier attempts all died → mark ``running`` → ``fit`` with
-``resume=True`` (continues from ``runs_dir/<id>/checkpoint.pt`` after a crash) while a Redis reporter
-publishes every epoch and ``should_stop`` polls the cancel flag every batch → mark ``succeeded`` /
-``cancelled`` / ``failed``. Every run-hash write is fenced by the lease.
+→ give up (``failed``) if its worker died ``max_attempts`` times in a row on one epoch → mark
+``running`` → ``fit`` with ``resume=True`` (continues from ``runs_dir/<id>/checkpoint.pt`` after a
+crash) while a Redis reporter publishes every epoch and ``should_stop`` polls the cancel flag every
+batch → mark ``succeeded`` / ``cancelled`` / ``failed``. Every run-hash write is fenced by the lease.
 """
 
 from __future__ import annotations

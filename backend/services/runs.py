@@ -25,6 +25,7 @@ from backend.store import ACTIVE_STATUSES, RunHash, Store
 from difficultynet.config import TrainConfig
 from difficultynet.manifest import ManifestReport
 from difficultynet.memory_estimate import WorkerCapacity, host_ram_bytes, shortfall
+from difficultynet.protocol import lease_owner_worker
 
 logger = logging.getLogger(__name__)
 
@@ -209,7 +210,7 @@ class RunService:
         re-queued (up to the lease TTL): finish the cancel here instead. A live owner stops by itself."""
         owner = await self.store.lease_owner(run_id)
         if owner is not None:
-            worker = owner.rsplit(":", 2)[0]  # "<worker name>:<pid>:<nonce>", see worker/lease.py
+            worker = lease_owner_worker(owner)
             try:
                 alive = await run_in_threadpool(self.queue.worker_alive, worker)
             except Exception:  # broker trouble: do not guess, the worker (if alive) stops within a batch
