@@ -79,6 +79,7 @@ class Run(_Read):
     error: str | None = None
     worker: str | None = None
     device: str | None = None
+    crashes: int = Field(0, description="attempts whose worker process died")
     cancel_requested: bool = False
 
     @property

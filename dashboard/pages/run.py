@@ -67,6 +67,9 @@ def progress_text(run: Run) -> str:
         parts.append(f"top-1 {percent(run.top1)} · balanced {percent(run.balanced_acc)}")
     if run.device or run.worker:
         parts.append(f"on {run.device or '?'} ({run.worker or 'worker ?'})")
+    if run.crashes:
+        resumed = "" if run.terminal else ", resumed from the last checkpoint"
+        parts.append(f"worker process died {run.crashes}×{resumed}")
     return " · ".join(parts)
 
 

@@ -220,3 +220,20 @@ def test_dnet_health_panel_reads_the_latest_diagnostics(backend: FakeBackend, ap
     )
     update, _ = tick(api, ce_run, RunViewState())
     assert "Not a Difficulty-Net run" in text_of(update.dnet_health)
+
+
+def test_crashes_show_in_the_progress_line_and_a_poison_run_shows_why_it_failed(
+    backend: FakeBackend, api: ApiClient
+) -> None:
+    records = synthetic_records(5, 3, epochs_total=6)
+    dataset_id = backend.add_dataset(1, {"a": 1})
+    run_id = backend.add_run(1, dataset_id, records, status="running", epochs_total=6)
+    backend.runs[run_id]["crashes"] = 1
+    update, _ = tick(api, run_id, RunViewState())
+    assert "worker process died 1×, resumed from the last checkpoint" in update.progress_text
+
+    reason = "the worker process died 3 times while training epoch 4 of 6 (often: out of memory)"
+    backend.runs[run_id].update(status="failed", crashes=3, error=reason)
+    update, _ = tick(api, run_id, RunViewState())
+    assert "worker process died 3×" in update.progress_text and "resumed" not in update.progress_text
+    assert reason in text_of(update.alert)
