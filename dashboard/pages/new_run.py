@@ -8,6 +8,7 @@ from typing import Any
 
 from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 from dash.development.base_component import Component
+from pydantic import ValidationError
 
 from dashboard import ids
 from dashboard.api_client import ApiClient, ApiError, ApiValidationError
@@ -86,15 +87,17 @@ _DEFAULTS = TrainConfig()
 def _number(
     field_name: str, control_id: str, value: float | int | None, *, step: str, minimum: float
 ) -> Component:
+    """A text box for a number: a browser number input turns what it cannot parse (or what breaks its
+    ``min``) into an empty value, and the form would then silently use the default. Here the server sees
+    exactly what was typed and says what is wrong with it (:func:`check_numbers`)."""
+    del step, minimum  # ranges are TrainConfig's own, checked by check_numbers
     return dcc.Input(
         id=control_id,
-        type="number",
-        value=value,
-        step=step,
-        min=minimum,
+        type="text",
+        value=None if value is None else f"{value:g}",
         debounce=False,
         className="input",
-        required=field_name not in ("dnet_lr",),
+        required=field_name not in OPTIONAL_NUMBERS,
     )
 
 
@@ -309,28 +312,79 @@ class SubmitResult:
     field_errors: dict[str, str] = field(default_factory=dict)
 
 
-def _optional_int(value: Any) -> int | None:
-    return int(value) if isinstance(value, int | float) and float(value).is_integer() else None
+INT_FIELDS: frozenset[str] = frozenset({"epochs", "batch_size", "seed", "meta_every"})
+FLOAT_FIELDS: frozenset[str] = frozenset({"lr", "dnet_lr"})
+OPTIONAL_NUMBERS: frozenset[str] = frozenset({"dnet_lr"})
+# form field → (TrainConfig location, where a validation error of that location is shown)
+_CONFIG_FIELDS: dict[str, tuple[str, ...]] = {
+    "epochs": ("epochs",),
+    "batch_size": ("batch_size",),
+    "lr": ("lr",),
+    "seed": ("seed",),
+    "meta_every": ("dnet", "meta_every"),
+    "dnet_lr": ("dnet", "lr"),
+}
+
+
+def _parse_number(name: str, value: Any) -> tuple[int | float | None, str | None]:
+    """(number, None) or (None, plain-words problem) for what the user typed into a number field."""
+    text = str(value).strip() if value is not None else ""
+    if not text:
+        return None, None if name in OPTIONAL_NUMBERS else "required: enter a value"
+    try:
+        number = float(text)
+    except ValueError:
+        return None, f"“{text}” is not a number"
+    if number != number or number in (float("inf"), float("-inf")):
+        return None, f"“{text}” is not a finite number"
+    if name in INT_FIELDS:
+        if not number.is_integer():
+            return None, "must be a whole number"
+        return int(number), None
+    return number, None
+
+
+def check_numbers(values: dict[str, Any]) -> tuple[dict[str, int | float], dict[str, str]]:
+    """Parse every number field and check it against TrainConfig's ranges: all problems at once."""
+    numbers: dict[str, int | float] = {}
+    problems: dict[str, str] = {}
+    for name in sorted(INT_FIELDS | FLOAT_FIELDS):
+        number, problem = _parse_number(name, values.get(name))
+        if problem:
+            problems[name] = problem
+        elif number is not None:
+            numbers[name] = number
+    candidate: dict[str, Any] = {"dnet": {}}
+    for name, number in numbers.items():
+        location = _CONFIG_FIELDS[name]
+        (candidate["dnet"] if location[0] == "dnet" else candidate)[location[-1]] = number
+    try:
+        TrainConfig.model_validate(candidate)
+    except ValidationError as exc:
+        for error in exc.errors():
+            location = tuple(str(part) for part in error["loc"])
+            for name, config_location in _CONFIG_FIELDS.items():
+                if location == config_location and name in numbers:
+                    problems.setdefault(name, error["msg"])
+    return numbers, problems
 
 
 def submit_run(api: ApiClient, values: dict[str, Any]) -> SubmitResult:
-    """POST the form; on 422 map each error to its field (unknown fields go to the alert)."""
-    numbers_as_int = {"epochs", "batch_size", "seed", "meta_every"}
+    """Check every field, POST the form only when all are valid; on 422 map each error to its field."""
+    numbers, problems = check_numbers(values)
     clean: dict[str, Any] = {}
-    problems: dict[str, str] = {}
     for name in FIELDS:
-        value = values.get(name)
-        if value in ("", None):
+        if name in INT_FIELDS or name in FLOAT_FIELDS:
+            if name in numbers:
+                clean[name] = numbers[name]
             continue
-        if name in numbers_as_int:
-            as_int = _optional_int(value)
-            if as_int is None:
-                problems[name] = "must be a whole number"
-                continue
-            value = as_int
-        clean[name] = value
+        value = values.get(name)
+        if value not in ("", None):
+            clean[name] = value
     if problems:
-        return SubmitResult(alert=alert("Please fix the highlighted fields."), field_errors=problems)
+        count = len(problems)
+        message = f"Please fix the {count} highlighted field{'s' if count > 1 else ''}: no run was started."
+        return SubmitResult(alert=alert(message), field_errors=problems)
     try:
         run = api.create_run(RunRequest.model_validate(clean))
     except ApiValidationError as exc:
