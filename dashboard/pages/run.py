@@ -9,6 +9,7 @@ dropped or pruned request never leaves a gap or a duplicate.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -35,6 +36,7 @@ PATH_TEMPLATE = "/runs/<run_id>"
 GRAPH_CONFIG: dcc.Graph.Config = {"displaylogo": False, "responsive": True}
 SLIDER_MARKS = 10
 MAX_PICKS = 12
+RUN_ID = re.compile(r"[0-9a-f]{32}")
 
 
 class RunViewState(BaseModel):
@@ -132,6 +134,17 @@ class RunPollUpdate:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
+def is_run_id(value: str) -> bool:
+    return RUN_ID.fullmatch(value) is not None
+
+
+def _stop_polling(update: RunPollUpdate) -> RunPollUpdate:
+    update.interval_disabled = True
+    update.cancel_disabled = True
+    update.status = status_badge("unknown")
+    return update
+
+
 def _unreachable(update: RunPollUpdate, error: ApiError) -> RunPollUpdate:
     # keep polling: the backend may come back; the figures keep what they show
     update.alert = alert(f"{error.message}. Retrying every few seconds…", "warning")
@@ -156,14 +169,15 @@ def poll(
 ) -> RunPollUpdate:
     """One tick: read the run (status first), then the epochs not drawn yet, and emit patches."""
     update = RunPollUpdate()
+    if not is_run_id(run_id):
+        shown = run_id if len(run_id) <= 40 else run_id[:40] + "…"
+        update.alert = alert(f"No such run: “{shown}” is not a run id (run ids are 32 hexadecimal digits).")
+        return _stop_polling(update)
     try:
         run = api.get_run(run_id)
     except ApiNotFound:
         update.alert = alert(f"Run {run_id} was not found: it may have been deleted, or the link is wrong.")
-        update.interval_disabled = True
-        update.cancel_disabled = True
-        update.status = status_badge("unknown")
-        return update
+        return _stop_polling(update)
     except ApiError as exc:
         return _unreachable(update, exc)
 
@@ -203,7 +217,12 @@ def poll(
         num_classes=state.num_classes,
     )
     if not records:
-        if state.run_id != run_id:
+        if run.terminal:  # e.g. cancelled while queued: say so instead of waiting forever
+            message = f"No epoch finished: the run was {run.status} before its first epoch."
+            update.curves = figures.placeholder_figure(message, "Difficulty per class")
+            update.heatmap = figures.placeholder_figure(message, "Loss weights per class and epoch")
+            update.dnet_health = html.P(message, className="muted")
+        elif state.run_id != run_id:
             update.curves = figures.curves_figure([], metric)
             update.heatmap = figures.heatmap_figure([])
     else:

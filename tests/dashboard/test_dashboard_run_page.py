@@ -237,3 +237,21 @@ def test_crashes_show_in_the_progress_line_and_a_poison_run_shows_why_it_failed(
     update, _ = tick(api, run_id, RunViewState())
     assert "worker process died 3×" in update.progress_text and "resumed" not in update.progress_text
     assert reason in text_of(update.alert)
+
+
+def test_malformed_run_url_says_no_such_run_and_stops_polling(backend: FakeBackend, api: ApiClient) -> None:
+    update, _ = tick(api, "not-a-run", RunViewState())
+    assert "No such run" in text_of(update.alert) and "32 hexadecimal digits" in text_of(update.alert)
+    assert "Retrying" not in text_of(update.alert) and "pattern" not in text_of(update.alert)
+    assert update.interval_disabled is True and update.cancel_disabled is True
+    assert backend.requests == []  # the API is not even asked
+
+
+def test_run_cancelled_while_queued_shows_its_final_state(backend: FakeBackend, api: ApiClient) -> None:
+    dataset_id = backend.add_dataset(1, {"a": 1})
+    run_id = backend.add_run(1, dataset_id, [], status="cancelled", epochs_total=6)
+    update, _ = tick(api, run_id, RunViewState())
+    assert update.interval_disabled is True
+    message = "No epoch finished: the run was cancelled before its first epoch."
+    assert message in json.dumps(update.curves.to_plotly_json()) and message in text_of(update.dnet_health)
+    assert "Waiting" not in json.dumps(update.curves.to_plotly_json())

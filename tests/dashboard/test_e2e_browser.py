@@ -314,6 +314,9 @@ def test_unknown_run_404_and_backend_outage_are_messages(
     """Runs last in this module: it stops the API."""
     page.goto(f"{dashboard_url}/runs/{'0' * 32}")
     page.wait_for_selector("#run-alert >> text=was not found")
+    page.goto(f"{dashboard_url}/runs/not-a-run")
+    page.wait_for_selector("#run-alert >> text=No such run")
+    assert "Retrying" not in page.inner_text("#run-alert")
     page.goto(f"{dashboard_url}/nowhere")
     page.wait_for_selector("text=Page not found")
     assert stack.api is not None
