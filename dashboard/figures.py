@@ -10,6 +10,7 @@ Colors are color-blind safe: Okabe-Ito for categories, a truncated Cividis ramp 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -135,7 +136,7 @@ def class_frequency_figure(dataset: Dataset) -> go.Figure:
             "Train images per class",
             "class (sorted by train images)",
             "train images (log)",
-            yaxis={"type": "log"},
+            yaxis=log_axis([c.train for c in ordered]),
             xaxis={"categoryorder": "array", "categoryarray": [c.name for c in ordered]},
             bargap=0.15,
         )
@@ -375,6 +376,32 @@ def heatmap_patch(new_records: Sequence[EpochRecord]) -> Patch:
 # -- run page: difficulty vs frequency --------------------------------------------------------------
 
 
+def log_axis(values: Sequence[float]) -> dict[str, Any]:
+    """A log axis whose ticks read as plain numbers (10, 20, 50, 100, 200 …) over the data's range.
+
+    Plotly's own log ticks label short ranges with bare digits ("2", "5" for 20, 50 or 200).
+    """
+    positive = [v for v in values if v > 0]
+    if not positive:
+        return {"type": "log"}
+    low, high = min(positive), max(positive)
+    ticks = [
+        mantissa * 10**exponent
+        for exponent in range(math.floor(math.log10(low)), math.floor(math.log10(high)) + 1)
+        for mantissa in (1, 2, 5)
+        if low / 1.5 <= mantissa * 10**exponent <= high * 1.5
+    ]
+    if len(ticks) > 12:  # wide ranges: powers of ten only
+        ticks = [t for t in ticks if str(t).startswith("1")]
+    return {"type": "log", "tickvals": ticks, "ticktext": [f"{t:,}" for t in ticks]}
+
+
+def value_range(values: Sequence[float]) -> list[float]:
+    """A y range from 0 to just above the data, so a trend line never stretches the axis."""
+    top = max([v for v in values if math.isfinite(v)], default=1.0)
+    return [0.0, top * 1.08 if top > 0 else 1.0]
+
+
 def trend_line(train_counts: Sequence[int], values: Sequence[float]) -> tuple[list[float], list[float]]:
     """Least-squares fit of value on log10(train count), as a two-point line; empty if undefined."""
     counts = np.maximum(np.asarray(train_counts, dtype=float), 1.0)
@@ -410,8 +437,8 @@ def frequency_scatter_figure(record: EpochRecord | None, trend: bool) -> go.Figu
             _scatter_title(record.epoch),
             "train images (log)",
             "difficulty d_c",
-            xaxis={"type": "log"},
-            yaxis={"rangemode": "tozero"},
+            xaxis=log_axis(record.classes.train_count),
+            yaxis={"range": value_range(record.classes.difficulty)},
         )
     )
     for group in GROUPS:
@@ -459,6 +486,7 @@ def frequency_scatter_patch(record: EpochRecord, trend: bool) -> Patch:
     patch["data"][len(GROUPS)]["x"] = tx
     patch["data"][len(GROUPS)]["y"] = ty
     patch["layout"]["title"]["text"] = _scatter_title(record.epoch)
+    patch["layout"]["yaxis"]["range"] = value_range(record.classes.difficulty)
     return patch
 
 

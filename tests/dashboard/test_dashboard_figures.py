@@ -242,3 +242,20 @@ def test_compare_figures_have_one_trace_per_run() -> None:
     assert [t.type for t in per_class.data] == ["bar", "bar"] and per_class.layout.barmode == "group"
     many = figures.per_class_accuracy_figure([("x", synthetic_records(200, 1)[0])])
     assert many.data[0].type == "scattergl"
+
+
+def test_log_axes_label_real_numbers() -> None:
+    axis = figures.log_axis([12, 33, 92, 200])
+    assert axis["type"] == "log"
+    assert axis["tickvals"] == [10, 20, 50, 100, 200]
+    assert axis["ticktext"] == ["10", "20", "50", "100", "200"]
+    wide = figures.log_axis([1, 1_000_000])
+    assert wide["ticktext"] == ["1", "10", "100", "1,000", "10,000", "100,000", "1,000,000"]
+
+
+def test_scatter_y_range_follows_the_data_not_the_trend_line() -> None:
+    record = synthetic_records(20, 1)[0]
+    figure = figures.frequency_scatter_figure(record, trend=True)
+    top = max(record.classes.difficulty)
+    assert figure.layout.yaxis.range == (0.0, pytest.approx(top * 1.08))
+    assert list(figure.layout.xaxis.ticktext)[:2] == ["5", "10"]
