@@ -633,6 +633,8 @@ def balanced_curves_figure(runs: Sequence[tuple[str, Sequence[EpochRecord]]]) ->
             "epoch",
             "balanced accuracy",
             yaxis={"tickformat": ".0%", "rangemode": "tozero"},
+            # whole epochs only: with two epochs Plotly would tick 1, 1.5, 2
+            xaxis={"tickformat": "d", "dtick": 1 if max(len(r) for _, r in runs) <= 20 else None},
         )
     )
     for i, (label, records) in enumerate(runs):

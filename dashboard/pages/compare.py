@@ -13,7 +13,7 @@ from dashboard.api_client import ApiClient, ApiError
 from dashboard.components.alerts import alert
 from dashboard.components.layout import field as form_field
 from dashboard.components.layout import section
-from dashboard.formatting import percent
+from dashboard.formatting import percent, short_id
 from dashboard.models import Run
 from difficultynet.records import EpochRecord
 
@@ -83,11 +83,12 @@ def summary_table(runs: list[tuple[Run, EpochRecord]]) -> Component:
     """Final numbers of each run side by side."""
     if not runs:
         return html.P("No run selected.", className="muted")
-    header = ["Run", "Method", "Model", "Epoch", "Overall", "Balanced", "Many", "Medium", "Few"]
+    header = ["Run", "Status", "Method", "Model", "Epoch", "Overall", "Balanced", "Many", "Medium", "Few"]
     rows = [
         html.Tr(
             [
-                html.Td(dcc.Link(run.id[:8], href=f"/runs/{run.id}")),
+                html.Td(dcc.Link(short_id(run.id), href=f"/runs/{run.id}")),
+                html.Td(html.Span(run.status, className=f"status status-{run.status}")),
                 html.Td(
                     run.config.method + (f" ({run.config.dnet.meta_mode})" if run.config.is_dnet else "")
                 ),
@@ -118,7 +119,7 @@ def summary_table(runs: list[tuple[Run, EpochRecord]]) -> Component:
 
 def run_label(run: Run) -> str:
     mode = f" ({run.config.dnet.meta_mode})" if run.config.is_dnet else ""
-    return f"{run.config.method}{mode} · {run.id[:6]}"
+    return f"{run.config.method}{mode} · {short_id(run.id)}"
 
 
 def load_datasets(
@@ -139,7 +140,8 @@ def load_datasets(
 def load_runs(
     api: ApiClient, dataset_id: str | None, wanted: list[str]
 ) -> tuple[list[dict[str, str]], list[str], Component | None]:
-    """Runs with ≥ 1 epoch; preselect the requested ones, else the newest few."""
+    """Runs with ≥ 1 epoch; preselect the requested ones, else the newest few that were not cancelled or
+    failed (those stay in the list, to pick by hand)."""
     if not dataset_id:
         return [], [], None
     try:
@@ -148,7 +150,8 @@ def load_runs(
         return [], [], alert(exc.message)
     options = [{"label": r.label, "value": r.id} for r in runs]
     available = {r.id for r in runs}
-    chosen = [r for r in wanted if r in available] or [r.id for r in runs[:DEFAULT_RUNS]]
+    healthy = [r.id for r in runs if r.status not in ("cancelled", "failed")]
+    chosen = [r for r in wanted if r in available] or healthy[:DEFAULT_RUNS]
     return options, chosen, None
 
 

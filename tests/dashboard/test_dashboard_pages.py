@@ -175,3 +175,19 @@ def test_compare_draws_each_run_and_a_summary_row(backend: FakeBackend, api: Api
     assert "not found" in text_of(problem)
     options, chosen, _ = compare.load_runs(api, dataset_id, [b])
     assert chosen == [b] and len(options) == 2
+
+
+def test_compare_skips_cancelled_runs_by_default_and_shows_status_and_whole_epochs(
+    backend: FakeBackend, api: ApiClient
+) -> None:
+    dataset_id = backend.add_dataset(1, {"a": 1})
+    done = backend.add_run(1, dataset_id, synthetic_records(5, 2))
+    cancelled = backend.add_run(2, dataset_id, synthetic_records(5, 1), status="cancelled")
+    options, chosen, _ = compare.load_runs(api, dataset_id, [])
+    assert {o["value"] for o in options} == {done, cancelled} and chosen == [done]
+    balanced, _, table, _ = compare.compare(api, [done, cancelled])
+    text = text_of(table)
+    assert "Status" in text and "status-cancelled" in text and "status-succeeded" in text
+    assert balanced.layout.xaxis.dtick == 1 and balanced.layout.xaxis.tickformat == "d"
+    labels = [trace.name for trace in balanced.data]
+    assert [label.rsplit(" · ", 1)[1] for label in labels] == [done[:8], cancelled[:8]]
