@@ -359,7 +359,30 @@ def heatmap_figure(records: Sequence[EpochRecord]) -> go.Figure:
             xaxis={"type": "category", "showgrid": False},
         ),
     )
+    note = WEIGHT_RULES.get(records[0].method)
+    if note:  # a fixed rule: say why the map is flat (or stepped) instead of leaving a grey box
+        figure.add_annotation(
+            text=note,
+            xref="paper",
+            yref="paper",
+            x=0.5,
+            y=1.0,
+            yanchor="bottom",
+            showarrow=False,
+            font={"size": 12, "color": INK},
+        )
     return figure
+
+
+# Why a method's weights look the way they do (methods whose weights are not learned).
+WEIGHT_RULES: dict[str, str] = {
+    "ce": "ce uses no class weights: every w_c is 1, so the map is flat",
+    "focal": "focal loss uses no class weights: every w_c is 1",
+    "bsce": "balanced softmax adjusts logits instead: every w_c is 1",
+    "cb": "class-balanced: fixed weights from the train counts",
+    "cdb": "cdb: w_c follows (1 − val acc)^τ of the previous epoch",
+    "ldam-drw": "ldam-drw: weights are 1 until the deferred re-weighting starts",
+}
 
 
 def heatmap_patch(new_records: Sequence[EpochRecord]) -> Patch:

@@ -259,3 +259,9 @@ def test_scatter_y_range_follows_the_data_not_the_trend_line() -> None:
     top = max(record.classes.difficulty)
     assert figure.layout.yaxis.range == (0.0, pytest.approx(top * 1.08))
     assert list(figure.layout.xaxis.ticktext)[:2] == ["5", "10"]
+
+
+def test_heatmap_of_a_fixed_rule_method_says_why_it_looks_flat() -> None:
+    ce = figures.heatmap_figure(synthetic_records(5, 2, method="ce"))
+    assert "every w_c is 1" in ce.layout.annotations[0].text
+    assert not figures.heatmap_figure(synthetic_records(5, 2, method="dnet")).layout.annotations
