@@ -191,8 +191,11 @@ class ApiClient:
         what = f"Dataset {dataset_id[:8]}"
         return self._parse(Dataset, self._request("GET", f"/datasets/{dataset_id}", what), what)
 
-    def upload_dataset(self, filename: str, content: bytes, *, base: str = "") -> Dataset:
-        """Upload a manifest CSV (paths relative to ``base`` under the data root) or a zip bundle."""
+    def upload_dataset(self, filename: str, content: bytes, *, base: str = "") -> tuple[Dataset, bool]:
+        """Upload a manifest CSV (paths relative to ``base`` under the data root) or a zip bundle.
+
+        Returns the dataset and whether it is new (201) rather than an identical earlier upload (200).
+        """
         what = f"Upload of {filename}"
         mime = "application/zip" if filename.lower().endswith(".zip") else "text/csv"
         response = self._request(
@@ -203,7 +206,7 @@ class ApiClient:
             data={"base": base} if base else None,
             timeout=UPLOAD_TIMEOUT_S,
         )
-        return self._parse(Dataset, response, what)
+        return self._parse(Dataset, response, what), response.status_code == 201
 
     def delete_dataset(self, dataset_id: str) -> None:
         self._request("DELETE", f"/datasets/{dataset_id}", f"Deleting dataset {dataset_id[:8]}")

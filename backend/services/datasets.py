@@ -27,7 +27,13 @@ from backend.services import zipbundle
 from backend.services.quota import DataQuota
 from backend.settings import Settings
 from backend.store import Store, StoredDataset
-from difficultynet.manifest import ManifestReport, ValidationOptions, row_paths, validate_manifest
+from difficultynet.manifest import (
+    ManifestReport,
+    ValidationOptions,
+    invalid_summary,
+    row_paths,
+    validate_manifest,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -76,9 +82,7 @@ def _display_name(filename: str | None) -> str:
 
 
 def _invalid_manifest(report: ManifestReport) -> Unprocessable:
-    first = report.errors[0] if report.errors else None
-    where = f" (line {first.row}, column {first.column}): {first.reason}" if first else ""
-    return Unprocessable(f"manifest has {report.errors_total} error(s){where}", report.errors)
+    return Unprocessable(invalid_summary(report), report.errors)
 
 
 class DatasetService:

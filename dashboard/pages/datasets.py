@@ -24,7 +24,8 @@ from dashboard.models import Dataset, Run
 logger = logging.getLogger(__name__)
 
 PATH = "/"
-ACCEPTED = ".csv,.zip,text/csv,application/zip"
+# No ``accept`` filter on the drop zone: the browser would drop other files without a word, so the
+# callback sees every file and names what is accepted (``handle_upload``).
 
 
 def layout(max_upload_mb: float = 256.0, **_query: str) -> html.Div:
@@ -61,7 +62,6 @@ def layout(max_upload_mb: float = 256.0, **_query: str) -> html.Div:
                             html.Span(" or click to choose a file"),
                         ]
                     ),
-                    accept=ACCEPTED,
                     multiple=False,
                     max_size=int(max_upload_mb * 1024 * 1024),
                     className="upload-zone",
@@ -151,12 +151,16 @@ def handle_upload(
     """Send an uploaded file to the API; returns what to show and whether a dataset was created."""
     if not contents or not filename:
         return html.Div(), False
+    if not filename.lower().endswith((".csv", ".zip")):
+        return alert(
+            f"{filename} was not uploaded: choose a manifest .csv (path,label[,split]) or a .zip bundle."
+        ), False
     try:
         content = decode_upload(contents)
     except ValueError as exc:
         return alert(f"Could not read {filename}: {exc}"), False
     try:
-        dataset = api.upload_dataset(filename, content, base=(base or "").strip())
+        dataset, created = api.upload_dataset(filename, content, base=(base or "").strip())
     except ApiValidationError as exc:
         if exc.errors:
             return row_errors_table(
@@ -165,10 +169,15 @@ def handle_upload(
         return alert(f"{filename} was rejected: {exc.message}"), False
     except ApiError as exc:
         return alert(exc.message), False
-    message = alert(
-        f"Uploaded {filename}: dataset {dataset.id} with {len(dataset.classes)} classes.", "success"
-    )
-    return html.Div([message, dataset_summary(dataset)]), True
+    if created:
+        text = f"Uploaded {filename}: dataset {dataset.id} with {len(dataset.classes)} classes."
+    else:
+        text = (
+            f"{filename} has the same content as dataset {dataset.id} ({dataset.label}), uploaded before: "
+            "nothing new was stored; here it is."
+        )
+    message = alert(text, "success" if created else "info")
+    return html.Div([message, dataset_summary(dataset)]), created
 
 
 def _run_links(runs: list[Run]) -> Component:

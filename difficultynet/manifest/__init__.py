@@ -20,6 +20,7 @@ from difficultynet.manifest.report import (
     ManifestReport,
     RowError,
     Split,
+    invalid_summary,
     with_errors,
 )
 from difficultynet.manifest.validate import (
@@ -43,6 +44,7 @@ __all__ = [
     "RowError",
     "Split",
     "ValidationOptions",
+    "invalid_summary",
     "load_manifest",
     "resolve_meta_split",
     "row_paths",

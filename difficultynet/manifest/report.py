@@ -24,6 +24,19 @@ class RowError(BaseModel):
     column: str | None = None
     reason: str
 
+    def located(self) -> str:
+        """'line 3, column label: reason', 'line 3: reason' or just the reason for file-level problems."""
+        where = [f"line {self.row}"] if self.row is not None else []
+        if self.column:
+            where.append(f"column {self.column}")
+        return f"{', '.join(where)}: {self.reason}" if where else self.reason
+
+
+def invalid_summary(report: ManifestReport) -> str:
+    """One line for a rejected manifest: the error count and the first problem, located."""
+    first = report.errors[0] if report.errors else None
+    return f"manifest has {report.errors_total} error(s)" + (f" ({first.located()})" if first else "")
+
 
 class ClassSummary(BaseModel):
     index: int
@@ -60,9 +73,7 @@ class ManifestInvalid(DnetError):
 
     def __init__(self, report: ManifestReport) -> None:
         self.report = report
-        first = report.errors[0] if report.errors else None
-        where = f" (line {first.row}, column {first.column}): {first.reason}" if first else ""
-        super().__init__(f"manifest has {report.errors_total} error(s){where}")
+        super().__init__(invalid_summary(report))
 
 
 @dataclass(frozen=True)

@@ -159,7 +159,14 @@ class FakeBackend:
             status, body = self.reject_next
             self.reject_next = None
             return httpx.Response(status, json=body)
+        uploaded = getattr(self, "uploaded", {})
+        self.uploaded = uploaded
+        boundary = request.headers["content-type"].partition("boundary=")[2].encode()
+        content = request.content.replace(boundary, b"")  # same file, same key
+        if content in uploaded:  # the real API answers 200 with the earlier dataset
+            return httpx.Response(200, json=self.datasets[uploaded[content]])
         dataset_id = self.add_dataset(len(self.datasets) + 1, {"airplane": 120, "cat": 40, "ship": 8})
+        uploaded[content] = dataset_id
         return httpx.Response(201, json=self.datasets[dataset_id])
 
     def _list_runs(self, request: httpx.Request) -> httpx.Response:

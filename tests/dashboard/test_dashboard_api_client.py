@@ -127,8 +127,8 @@ def test_an_unexpected_body_is_a_readable_error() -> None:
 
 
 def test_upload_is_multipart_with_the_optional_base_folder(backend: FakeBackend, api: ApiClient) -> None:
-    dataset = api.upload_dataset("mini.csv", b"path,label\na.png,x\n", base="cifar10-lt")
-    assert len(dataset.classes) == 3
+    dataset, created = api.upload_dataset("mini.csv", b"path,label\na.png,x\n", base="cifar10-lt")
+    assert len(dataset.classes) == 3 and created
     request = backend.requests[-1]
     assert request.headers["content-type"].startswith("multipart/form-data")
     assert b'name="base"' in request.content and b"cifar10-lt" in request.content

@@ -51,6 +51,21 @@ def test_upload_422_lists_row_errors_with_the_total(backend: FakeBackend, api: A
     assert "file missing 99" in text
 
 
+def test_a_second_upload_of_the_same_content_says_it_already_exists(
+    backend: FakeBackend, api: ApiClient
+) -> None:
+    first, created = datasets.handle_upload(api, data_url(b"path,label\n"), "mini.csv")
+    assert created and "Uploaded mini.csv" in text_of(first)
+    again, created = datasets.handle_upload(api, data_url(b"path,label\n"), "mini.csv")
+    text = text_of(again)
+    assert not created and "Uploaded" not in text and "same content as dataset" in text
+
+
+def test_a_wrong_file_type_is_refused_with_a_message(backend: FakeBackend, api: ApiClient) -> None:
+    shown, created = datasets.handle_upload(api, data_url(b"hello"), "notes.txt")
+    assert not created and "choose a manifest .csv" in text_of(shown) and backend.requests == []
+
+
 def test_upload_of_a_corrupt_browser_payload_is_a_message(api: ApiClient) -> None:
     shown, created = datasets.handle_upload(api, "data:text/csv;base64,@@@", "x.csv")
     assert not created and "Could not read x.csv" in text_of(shown)

@@ -396,3 +396,15 @@ def test_symlink_loop_is_an_error_not_an_exception(image_root: Path) -> None:
     os.symlink(image_root / "loop2", image_root / "loop1")
     error = only_error(check(image_root, "path,label\nloop1/x.png,a\n" + GOOD_ROWS.replace(",train", "")))
     assert error.row == 2 and error.column == "path"
+
+
+def test_invalid_summary_never_says_none() -> None:
+    from difficultynet.manifest import ManifestReport, RowError, invalid_summary
+
+    file_level = RowError(row=None, column=None, reason="manifest is empty")
+    row_level = RowError(row=3, column="label", reason="empty label")
+    assert RowError(row=3, column=None, reason="bad").located() == "line 3: bad"
+    report = ManifestReport.model_construct(errors=[file_level, row_level], errors_total=2)
+    assert invalid_summary(report) == "manifest has 2 error(s) (manifest is empty)"
+    report = ManifestReport.model_construct(errors=[row_level], errors_total=1)
+    assert invalid_summary(report) == "manifest has 1 error(s) (line 3, column label: empty label)"
