@@ -6,6 +6,7 @@ directly: the event stream and the weights download) also accepts ``?token=`` or
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import AsyncIterable
 from typing import Annotated
@@ -109,8 +110,10 @@ async def follow_run(
     terminal ``status`` event. Authentication: bearer header, ``?token=``, or the ``dnet_token`` cookie.
     """
     cursor = last_event_id if last_event_id is not None else (after or 0)
-    async for event in run_events(services.feeds, run.id, cursor):
-        yield event
+    # Closed here, not left to garbage collection: unsubscribes the moment the client goes away.
+    async with contextlib.aclosing(run_events(services.feeds, run.id, cursor)) as events:
+        async for event in events:
+            yield event
 
 
 @router.post(

@@ -21,6 +21,7 @@ from support.records import make_record
 from support.sse import aiter_sse
 from support.sse_storm import StormPlan, run_storm, start_synthetic_run, upload_tiny_dataset
 
+from backend.services.events import READER_CLIENT_NAME, REPLAY_CLIENT_NAME, REPLAY_CONNECTIONS
 from backend.store import REQUEST_POOL_SIZE
 from worker.reporter import RedisReporter
 
@@ -28,7 +29,6 @@ TOKEN = "storm-token"
 OBSERVER = "test-observer"  # CLIENT SETNAME of this test's own Redis connections
 LOG_DEFECTS = ("Traceback", "Lock is not acquired", "Task was destroyed", "Exception in ASGI application")
 MAX_LATENCY_MS = 1000.0
-SSE_CONNECTIONS_BOUND = 8  # Redis connections the event streams may keep once the followers left
 
 
 @pytest.fixture
@@ -77,6 +77,10 @@ def api_connections(db: redis.Redis) -> list[dict[str, Any]]:
     return [client for client in clients if client.get("name") != OBSERVER]
 
 
+def count_by_name(connections: list[dict[str, Any]], name: str) -> int:
+    return sum(1 for connection in connections if connection.get("name") == name)
+
+
 async def follow_until(
     base_url: str, headers: dict[str, str], run_id: str, epoch: int, replayed: asyncio.Event
 ) -> None:
@@ -101,14 +105,14 @@ def test_sse_redis_connections_shrink_back_after_a_burst(stack: LiveStack) -> No
         reporter(make_record(run_id, epoch, epochs_total=epochs))
     baseline = len(api_connections(db))
 
-    async def burst() -> int:
+    async def burst() -> list[dict[str, Any]]:
         replayed = [asyncio.Event() for _ in range(clients)]
         tasks = [
             asyncio.create_task(follow_until(stack.url, stack.headers(), run_id, epochs, event))
             for event in replayed
         ]
         await asyncio.wait_for(asyncio.gather(*(event.wait() for event in replayed)), 60)
-        during = len(api_connections(db))
+        during = api_connections(db)
         for task in tasks:
             task.cancel()
         outcomes = await asyncio.gather(*tasks, return_exceptions=True)
@@ -116,11 +120,19 @@ def test_sse_redis_connections_shrink_back_after_a_burst(stack: LiveStack) -> No
         return during
 
     during = asyncio.run(burst())
-    extra: list[int] = []
+    assert count_by_name(during, READER_CLIENT_NAME) == 1  # one blocking reader for 120 followers
+    assert count_by_name(during, REPLAY_CLIENT_NAME) <= REPLAY_CONNECTIONS
+
+    # Request handlers share their own bounded pool (the 120 requests may have grown it to
+    # REQUEST_POOL_SIZE); the event streams may keep only the replay pool, and no reader.
+    bound = REQUEST_POOL_SIZE + REPLAY_CONNECTIONS
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        extra.append(len(api_connections(db)) - baseline)
-        time.sleep(0.5)
-    # Request handlers share a bounded pool (REQUEST_POOL_SIZE); the event streams may add only a few.
-    assert extra[-1] <= REQUEST_POOL_SIZE + SSE_CONNECTIONS_BOUND, (baseline, during, extra)
+    while True:
+        after = api_connections(db)
+        added, readers = len(after) - baseline, count_by_name(after, READER_CLIENT_NAME)
+        if (added <= bound and readers == 0) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert added <= bound and readers == 0, f"{added} more connections than before, {readers} readers"
+    assert count_by_name(after, REPLAY_CLIENT_NAME) <= REPLAY_CONNECTIONS
     assert api_log_defects(stack) == []

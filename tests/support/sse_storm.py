@@ -17,11 +17,11 @@ from pathlib import Path
 
 import httpx
 import redis
+
+from difficultynet import protocol
 from support.datasets import tiny_files, write_files
 from support.records import make_record
 from support.sse import aiter_sse
-
-from difficultynet import protocol
 from worker.reporter import RedisReporter
 
 TERMINAL_MARKS = tuple(f'"status":"{status}"' for status in protocol.TERMINAL_STATUSES)
