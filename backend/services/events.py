@@ -60,6 +60,7 @@ class RunFeed:
         self.cancel_requested = False
         self.top = 0  # highest epoch the reader has seen
         self.loaded = asyncio.Event()
+        self.catch_ups = 0  # times a subscriber fell a whole queue behind
         self._queues: set[asyncio.Queue[Update]] = set()
 
     @property
@@ -121,6 +122,7 @@ class RunFeed:
                 while not queue.empty():
                     queue.get_nowait()
                 queue.put_nowait(None)
+                self.catch_ups += 1
 
     def status_event(self, *, first: bool) -> ServerSentEvent:
         assert self.run is not None
