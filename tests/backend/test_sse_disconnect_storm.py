@@ -19,7 +19,13 @@ import redis
 from support.live_stack import LiveStack
 from support.records import make_record
 from support.sse import aiter_sse
-from support.sse_storm import StormPlan, run_storm, start_synthetic_run, upload_tiny_dataset
+from support.sse_storm import (
+    StormPlan,
+    log_defects,
+    run_storm,
+    start_synthetic_run,
+    upload_tiny_dataset,
+)
 
 from backend.services.events import READER_CLIENT_NAME, REPLAY_CLIENT_NAME, REPLAY_CONNECTIONS
 from backend.store import REQUEST_POOL_SIZE
@@ -27,7 +33,6 @@ from worker.reporter import RedisReporter
 
 TOKEN = "storm-token"
 OBSERVER = "test-observer"  # CLIENT SETNAME of this test's own Redis connections
-LOG_DEFECTS = ("Traceback", "Lock is not acquired", "Task was destroyed", "Exception in ASGI application")
 MAX_LATENCY_MS = 1000.0
 
 
@@ -45,8 +50,7 @@ def api_log_defects(stack: LiveStack) -> list[str]:
     """Lines of the API log (complete: the API has exited) that name an error."""
     assert stack.api is not None
     stack.api.stop()
-    lines = stack.api.log_path.read_text(errors="replace").splitlines()
-    return [line for line in lines if any(defect in line for defect in LOG_DEFECTS)]
+    return log_defects(stack.api.log_path.read_text(errors="replace"))
 
 
 def test_followers_survive_a_disconnect_storm(stack: LiveStack) -> None:

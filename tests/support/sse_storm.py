@@ -26,6 +26,12 @@ from worker.reporter import RedisReporter
 
 TERMINAL_MARKS = tuple(f'"status":"{status}"' for status in protocol.TERMINAL_STATUSES)
 CONNECT_TIMEOUT_S = 30.0
+API_LOG_DEFECTS = ("Traceback", "Lock is not acquired", "Task was destroyed", "Exception in ASGI application")
+
+
+def log_defects(log_text: str) -> list[str]:
+    """Lines of an API log that report an error (tracebacks, lock misuse, tasks destroyed while pending)."""
+    return [line for line in log_text.splitlines() if any(defect in line for defect in API_LOG_DEFECTS)]
 
 
 @dataclass(frozen=True)
