@@ -38,6 +38,7 @@ from backend.store import RunHash, Store
 logger = logging.getLogger(__name__)
 
 RETRY_MS = 2000
+KEEPALIVE_S = 15.0  # a comment line after this long without events, so proxies keep the stream open
 BATCH = 100
 PUMP_BACKOFF_S = 1.0
 SUBSCRIBER_QUEUE = 64  # batches a subscriber may have pending before it must catch up from Redis
@@ -61,6 +62,9 @@ class RunFeed:
         self.top = 0  # highest epoch the reader has seen
         self.loaded = asyncio.Event()
         self.catch_ups = 0  # times a subscriber fell a whole queue behind
+        # Set with the reader's cancellation: redis-py can swallow a cancellation that lands mid-command,
+        # and the reader must stop (and close its connection) all the same.
+        self.stopping = False
         self._queues: set[asyncio.Queue[Update]] = set()
 
     @property
@@ -85,7 +89,7 @@ class RunFeed:
             await reader.close()
 
     async def _pump(self, reader: Store) -> None:
-        while True:
+        while not self.stopping:
             try:
                 if not self.loaded.is_set():
                     self.top = await reader.last_epoch(self.run_id)
@@ -136,11 +140,11 @@ class RunFeed:
 class Subscription:
     feed: RunFeed
     updates: asyncio.Queue[Update]
-    replay: Store  # for the records a subscriber reads itself (replay, catch-up, final drain)
+    feeds: RunFeeds
 
     async def page(self, cursor: int) -> list[tuple[int, str]]:
-        """Up to :data:`BATCH` stored records after ``cursor``."""
-        return await self.replay.epochs_after(self.feed.run_id, cursor, count=BATCH)
+        """Up to :data:`BATCH` stored records after ``cursor`` (replay, catch-up, final drain)."""
+        return await self.feeds.read_page(self.feed.run_id, cursor)
 
 
 class RunFeeds:
@@ -152,6 +156,7 @@ class RunFeeds:
         self.block_ms = block_ms
         self._feeds: dict[str, RunFeed] = {}
         self._readers: dict[RunFeed, asyncio.Task[None]] = {}
+        self._page_reads: set[asyncio.Task[list[tuple[int, str]]]] = set()
 
     @classmethod
     def from_url(cls, redis_url: str, block_ms: int) -> RunFeeds:
@@ -174,14 +179,13 @@ class RunFeeds:
             self._start_reader(feed)
         queue = feed.add_subscriber()
         try:
-            yield Subscription(feed, queue, self.replay)
+            yield Subscription(feed, queue, self)
         finally:
             # No await here: this runs while the request is being cancelled.
             feed.remove_subscriber(queue)
             if feed.subscribers == 0 and self._feeds.get(run_id) is feed:
                 del self._feeds[run_id]
-                if task := self._readers.get(feed):
-                    task.cancel()
+                self._stop_reader(feed)
 
     def _start_reader(self, feed: RunFeed) -> None:
         task = asyncio.create_task(feed.read(self.open_reader()), name=f"feed-{feed.run_id[:8]}")
@@ -194,11 +198,33 @@ class RunFeeds:
 
         task.add_done_callback(reader_done)
 
+    def _stop_reader(self, feed: RunFeed) -> None:
+        feed.stopping = True
+        if task := self._readers.get(feed):
+            task.cancel()
+
+    async def read_page(self, run_id: str, cursor: int) -> list[tuple[int, str]]:
+        """One ``XRANGE`` page, read in a task of its own that the caller's cancellation does not reach.
+
+        redis-py can swallow a cancellation that lands mid-command (the subscriber would then carry on as
+        if its client were still there) or drop the connection. Shielded, the subscriber is cancelled at
+        once, and the read completes and hands its connection back to the pool.
+        """
+        task = asyncio.create_task(self.replay.epochs_after(run_id, cursor, count=BATCH))
+        self._page_reads.add(task)  # a strong reference until the task is done
+        task.add_done_callback(self._page_read_done)
+        return await asyncio.shield(task)
+
+    def _page_read_done(self, task: asyncio.Task[list[tuple[int, str]]]) -> None:
+        self._page_reads.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            logger.debug("replay read failed: %r", exc)  # the subscriber, if still there, got it too
+
     async def close(self) -> None:
         self._feeds = {}
-        tasks = list(self._readers.values())
-        for task in tasks:
-            task.cancel()
+        tasks = [*self._readers.values(), *self._page_reads]
+        for feed in list(self._readers):
+            self._stop_reader(feed)
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.replay.close()
 
@@ -233,7 +259,12 @@ async def run_events(feeds: RunFeeds, run_id: str, after: int) -> AsyncGenerator
                     return
                 behind = False
                 continue  # the status may have changed meanwhile
-            update = await subscription.updates.get()
+            try:
+                async with asyncio.timeout(KEEPALIVE_S):  # cancels only this wait (safe for a queue)
+                    update = await subscription.updates.get()
+            except TimeoutError:
+                yield ServerSentEvent(comment="keep-alive")
+                continue
             if update is None:  # fell behind: catch up from Redis
                 behind = True
                 continue

@@ -8,6 +8,7 @@ Real processes: the API under uvicorn (its own log file) and redis-server, via `
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -85,49 +86,69 @@ def count_by_name(connections: list[dict[str, Any]], name: str) -> int:
     return sum(1 for connection in connections if connection.get("name") == name)
 
 
-async def follow_until(
-    base_url: str, headers: dict[str, str], run_id: str, epoch: int, replayed: asyncio.Event
+async def follow(
+    client: httpx.AsyncClient, run_id: str, epochs: list[int], replayed: asyncio.Event | None
 ) -> None:
-    """Connect, read the replay up to ``epoch``, then stay connected until cancelled."""
-    async with (
-        httpx.AsyncClient(base_url=base_url, headers=headers, timeout=60) as client,
-        client.stream("GET", f"/api/runs/{run_id}/events") as response,
-    ):
+    """Read the run's events (recording epochs) until cancelled; set ``replayed`` at the stored tail."""
+    async with client.stream("GET", f"/api/runs/{run_id}/events") as response:
         response.raise_for_status()
         async for event in aiter_sse(response.aiter_lines()):
-            if event.event == "epoch" and event.id == str(epoch):
-                replayed.set()
+            if event.event == "epoch":
+                epochs.append(int(str(event.id)))
+                if replayed is not None and event.id == str(STORED_EPOCHS):
+                    replayed.set()
 
 
-def test_sse_redis_connections_shrink_back_after_a_burst(stack: LiveStack) -> None:
-    db = observer(stack)
-    epochs, clients = 80, 120  # more epochs than the feed keeps in memory: every client replays from Redis
-    with stack.client() as http:
-        run_id = start_synthetic_run(http, db, upload_tiny_dataset(http, stack.data_root), epochs=epochs)
-    reporter = RedisReporter(db, run_id)
-    for epoch in range(1, epochs + 1):
-        reporter(make_record(run_id, epoch, epochs_total=epochs))
-    baseline = len(api_connections(db))
-
-    async def burst() -> list[dict[str, Any]]:
-        replayed = [asyncio.Event() for _ in range(clients)]
-        tasks = [
-            asyncio.create_task(follow_until(stack.url, stack.headers(), run_id, epochs, event))
-            for event in replayed
-        ]
-        await asyncio.wait_for(asyncio.gather(*(event.wait() for event in replayed)), 60)
-        during = api_connections(db)
+async def burst(
+    stack: LiveStack, db: redis.Redis, run_id: str, clients: int, *, leave_after_s: float | None
+) -> list[dict[str, Any]]:
+    """``clients`` followers at once, who all leave after ``leave_after_s`` (None: once fully replayed).
+    Returns the API's Redis connections just before they leave."""
+    http = [
+        httpx.AsyncClient(base_url=stack.url, headers=stack.headers(), timeout=60) for _ in range(clients)
+    ]
+    replayed = [asyncio.Event() for _ in http]
+    tasks = [asyncio.create_task(follow(c, run_id, [], e)) for c, e in zip(http, replayed, strict=True)]
+    try:
+        if leave_after_s is None:
+            await asyncio.wait_for(asyncio.gather(*(event.wait() for event in replayed)), 60)
+        else:
+            await asyncio.sleep(leave_after_s)
+        return api_connections(db)
+    finally:
         for task in tasks:
             task.cancel()
-        outcomes = await asyncio.gather(*tasks, return_exceptions=True)
-        assert all(isinstance(outcome, asyncio.CancelledError) for outcome in outcomes), outcomes
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for client in http:
+            await client.aclose()
+
+
+STORED_EPOCHS = 80  # more than a subscriber queue holds: every client replays from Redis
+
+
+def test_sse_redis_connections_shrink_back_after_bursts(stack: LiveStack) -> None:
+    """Bursts of followers that leave at once, after or in the middle of their replay, leave behind no
+    reader and at most the replay pool; the API logs no error and a new follower is served at once."""
+    db = observer(stack)
+    with stack.client() as http:
+        run_id = start_synthetic_run(
+            http, db, upload_tiny_dataset(http, stack.data_root), epochs=STORED_EPOCHS
+        )
+    reporter = RedisReporter(db, run_id)
+    for epoch in range(1, STORED_EPOCHS + 1):
+        reporter(make_record(run_id, epoch, epochs_total=STORED_EPOCHS))
+    baseline = len(api_connections(db))
+
+    async def bursts() -> list[dict[str, Any]]:
+        during = await burst(stack, db, run_id, 120, leave_after_s=None)
+        for _ in range(3):  # clients that drop mid-replay: redis-py commands cancelled in flight
+            await burst(stack, db, run_id, 150, leave_after_s=1.0)
         return during
 
-    during = asyncio.run(burst())
+    during = asyncio.run(bursts())
     assert count_by_name(during, READER_CLIENT_NAME) == 1  # one blocking reader for 120 followers
     assert count_by_name(during, REPLAY_CLIENT_NAME) <= REPLAY_CONNECTIONS
-
-    # Request handlers share their own bounded pool (the 120 requests may have grown it to
+    # Request handlers share their own bounded pool (the bursts may have grown it to
     # REQUEST_POOL_SIZE); the event streams may keep only the replay pool, and no reader.
     bound = REQUEST_POOL_SIZE + REPLAY_CONNECTIONS
     deadline = time.monotonic() + 10
@@ -139,4 +160,13 @@ def test_sse_redis_connections_shrink_back_after_a_burst(stack: LiveStack) -> No
         time.sleep(0.2)
     assert added <= bound and readers == 0, f"{added} more connections than before, {readers} readers"
     assert count_by_name(after, REPLAY_CLIENT_NAME) <= REPLAY_CONNECTIONS
+
+    async def late_joiner() -> list[int]:
+        epochs: list[int] = []
+        async with httpx.AsyncClient(base_url=stack.url, headers=stack.headers(), timeout=60) as client:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(follow(client, run_id, epochs, None), 5)
+        return epochs
+
+    assert asyncio.run(late_joiner()) == list(range(1, STORED_EPOCHS + 1))
     assert api_log_defects(stack) == []
