@@ -90,6 +90,7 @@ async def read_epochs(
 
 @browser_router.get(
     "/{run_id}/events",
+    status_code=status.HTTP_200_OK,
     response_class=EventStreamResponse,
     responses={
         200: {"description": "text/event-stream of `status` and `epoch` events"},
