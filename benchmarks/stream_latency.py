@@ -344,7 +344,11 @@ def replace_section(existing: str, heading: str | None, text: str) -> str:
     if heading is None:
         preamble = text
     else:
-        sections = [section for section in sections if not section.startswith(heading)] + [text]
+        titles = [section.splitlines()[0] for section in sections]
+        if heading in titles:
+            sections[titles.index(heading)] = text
+        else:
+            sections.append(text)
     return "\n\n".join(part.strip("\n") for part in (preamble, *sections) if part.strip()) + "\n"
 
 
