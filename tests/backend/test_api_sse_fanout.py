@@ -10,12 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import redis
 from fastapi.sse import ServerSentEvent
 from fastapi.testclient import TestClient
 from support.records import make_record
 from support.sse import aiter_sse
 
+from backend.services import events
 from backend.services.events import SUBSCRIBER_QUEUE, RunFeeds, run_events
 from backend.settings import Settings
 from difficultynet import protocol
@@ -128,3 +130,37 @@ async def _eventually(check: Callable[[], bool], timeout_s: float = 2.0) -> bool
             return False
         await asyncio.sleep(0.002)
     return True
+
+
+def test_an_idle_stream_sends_keep_alive_comments_and_still_ends(
+    client: TestClient,
+    upload_tiny: Callable[[], dict[str, Any]],
+    api_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With no epoch for a while the stream sends comment lines (proxies keep it open), then carries on."""
+    monkeypatch.setattr(events, "KEEPALIVE_S", 0.2)
+    db = redis.Redis.from_url(api_settings.redis_url, decode_responses=True)
+    run_id = client.post("/api/runs", json={"dataset_id": upload_tiny()["id"], "epochs": 1}).json()["id"]
+    db.hset(protocol.run_key(run_id), "status", "running")
+
+    async def scenario() -> list[ServerSentEvent]:
+        feeds = RunFeeds.from_url(api_settings.redis_url, block_ms=100)
+        stream = run_events(feeds, run_id, 0)
+        try:
+            seen = [await anext(stream), await anext(stream)]  # status, then a keep-alive
+            RedisReporter(db, run_id)(make_record(run_id, 1, epochs_total=1))
+            db.hset(protocol.run_key(run_id), "status", "succeeded")
+            seen += [event async for event in stream if event.comment is None]
+            return seen
+        finally:
+            await stream.aclose()
+            await feeds.close()
+
+    seen = asyncio.run(asyncio.wait_for(scenario(), 20))
+    assert [(event.event, event.comment) for event in seen] == [
+        ("status", None),
+        (None, "keep-alive"),
+        ("epoch", None),
+        ("status", None),
+    ]
