@@ -248,7 +248,8 @@ async def run_events(feeds: RunFeeds, run_id: str, after: int) -> AsyncGenerator
                 yield feed.status_event(first=shown is None)
                 shown = (run.status, feed.cancel_requested)
             if run.is_terminal or behind:
-                # The worker appends the last record before it flips the status: drain the whole stream.
+                # Replay or catch up to what the reader has seen; once the run is terminal, drain the whole
+                # stream (the worker appends the last record before it flips the status).
                 until = None if run.is_terminal else feed.top
                 while (until is None or cursor < until) and (entries := await subscription.page(cursor)):
                     for epoch, record_json in entries:
