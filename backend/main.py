@@ -31,14 +31,9 @@ def _operation_id(route: APIRoute) -> str:
     return f"{route.tags[0]}-{route.name}" if route.tags else route.name
 
 
-# Each followed run holds one blocking XREAD connection (see backend/services/events.py).
-MAX_FOLLOWED_RUNS = 10_000
-
-
 def _build_services(settings: Settings) -> Services:
     store = Store.from_url(settings.redis_url)
     queue = TaskQueue(settings)
-    feed_store = Store.from_url(settings.redis_url, max_connections=MAX_FOLLOWED_RUNS, wait=False)
     return Services(
         settings=settings,
         store=store,
@@ -46,7 +41,7 @@ def _build_services(settings: Settings) -> Services:
         datasets=DatasetService(settings, store),
         runs=RunService(settings, store, queue),
         health=HealthService(store, queue),
-        feeds=RunFeeds(feed_store, settings.sse_block_ms),
+        feeds=RunFeeds.from_url(settings.redis_url, settings.sse_block_ms),
     )
 
 
@@ -65,7 +60,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await services.feeds.close()
-            await services.feeds.store.close()
             await services.store.close()
             services.queue.close()
 

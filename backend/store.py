@@ -110,9 +110,17 @@ class Store:
         self._cancel_orphan = client.register_script(_CANCEL_ORPHAN_LUA)
 
     @classmethod
-    def from_url(cls, url: str, *, max_connections: int = REQUEST_POOL_SIZE, wait: bool = True) -> Store:
+    def from_url(
+        cls,
+        url: str,
+        *,
+        max_connections: int = REQUEST_POOL_SIZE,
+        wait: bool = True,
+        client_name: str | None = None,
+    ) -> Store:
         """``wait=True``: a full pool makes requests queue for a connection (up to 10 s) instead of
-        failing; ``wait=False`` with a large pool suits long blocking reads (one connection each)."""
+        failing; ``wait=False`` fails at once instead. ``client_name`` labels the connections in Redis's
+        ``CLIENT LIST``."""
         pool_class = aioredis.BlockingConnectionPool if wait else aioredis.ConnectionPool
         options: dict[str, Any] = {"timeout": POOL_WAIT_S} if wait else {}
         pool = pool_class.from_url(
@@ -121,6 +129,7 @@ class Store:
             decode_responses=True,
             socket_connect_timeout=2,
             health_check_interval=30,
+            client_name=client_name,
             **options,
         )
         return cls(aioredis.Redis(connection_pool=pool))

@@ -47,6 +47,7 @@ __all__ = [
     "create_run",
     "fresh_stack_root",
     "git_commit",
+    "git_describe",
     "iter_run_events",
     "machine",
     "now_utc",
@@ -128,6 +129,21 @@ def git_commit() -> str:
     try:
         out = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.stdout.strip() or "unknown"
+
+
+def git_describe() -> str:
+    """``git describe --dirty --always`` of the checkout that runs the benchmark."""
+    try:
+        out = subprocess.run(
+            ["git", "describe", "--dirty", "--always"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
         )
     except (OSError, subprocess.SubprocessError):
         return "unknown"

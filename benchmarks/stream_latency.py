@@ -10,6 +10,13 @@ Errors = HTTP/transport failures plus missing or duplicated epochs at any client
     .venv/bin/python benchmarks/stream_latency.py                   # N = 1, 10, 100; 10 and 1000 classes
     .venv/bin/python benchmarks/stream_latency.py --quick           # N = 1, 10; fewer epochs
     .venv/bin/python benchmarks/stream_latency.py --write benchmarks/results/stream-latency.md
+
+``--storm`` measures the disconnect storm instead (``support.sse_storm``): 150 clients follow a run, 140
+of them drop at the same instant as an epoch is appended, a new client joins later; per class count it
+reports the survivors' latency, the epochs missed or duplicated by the survivors and the late joiner, and
+the error lines in the API log. With ``--write`` each mode replaces only its own part of the file.
+
+    .venv/bin/python benchmarks/stream_latency.py --storm --write benchmarks/results/stream-latency.md
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import re
 import statistics
 import sys
 import tempfile
@@ -31,6 +39,14 @@ import redis
 from support.datasets import tiny_files, write_files
 from support.records import make_record
 from support.sse import aiter_sse
+from support.sse_storm import (
+    StormPlan,
+    StormResult,
+    log_defects,
+    run_storm,
+    start_synthetic_run,
+    upload_tiny_dataset,
+)
 
 from difficultynet import protocol
 from worker.reporter import RedisReporter
@@ -206,7 +222,7 @@ def report(results: list[Result], args: argparse.Namespace) -> str:
             "",
             f"- Command: `{h.command_line()}`",
             f"- Machine: {h.machine()}",
-            f"- Date: {h.now_utc()}, commit {h.git_commit()}",
+            f"- Date: {h.now_utc()}, code `{h.git_describe()}` (git describe --dirty --always)",
             f"- Setup: redis-server + API (uvicorn, 1 process) on loopback, no worker; a synthetic writer "
             f"publishes {s.epochs} epochs, one every {s.epoch_interval_s:g} s, through `worker.reporter."
             f"RedisReporter`. Pollers call `GET /epochs?after=<last>` every {s.poll_interval_s:g} s "
@@ -241,6 +257,101 @@ async def main_async(args: argparse.Namespace) -> list[Result]:
     return results
 
 
+STORM_HEADING = "## Disconnect storm"
+
+
+@dataclass(frozen=True)
+class StormRow:
+    result: StormResult
+    log_errors: list[str]
+
+
+async def storm_row(plan: StormPlan) -> StormRow:
+    """One storm on a fresh stack (so the API log holds this storm only, shutdown included)."""
+    root = Path(tempfile.mkdtemp(prefix="dnet-sse-storm-"))
+    with h.LiveStack(root, api_token="bench-token", workers_at_start=0) as stack:
+        db = redis.Redis.from_url(stack.redis.url, decode_responses=True)
+        with stack.client() as http:
+            run_id = start_synthetic_run(http, db, upload_tiny_dataset(http, stack.data_root), plan.epochs)
+        result = await run_storm(stack.url, stack.headers(), db, run_id, plan)
+    assert stack.api is not None
+    return StormRow(result, log_defects(stack.api.log_path.read_text(errors="replace")))
+
+
+def storm_table(rows: list[StormRow]) -> str:
+    lines = [
+        "| classes | clients → survivors | survivor p50 | survivor p95 | survivor max "
+        "| late joiner: live max | epochs missed | epochs duplicated | streams not ended | API log errors |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        r, p = row.result, row.result.plan
+        followers = [*r.survivors, r.joiner]
+        ms = r.survivor_latencies_ms()
+        joiner_live = list(r.latencies_ms(r.joiner, live_only=True).values())
+        lines.append(
+            f"| {p.num_classes} | {p.clients} → {p.clients - p.drop} | {percentile(ms, 50):.0f} ms | "
+            f"{percentile(ms, 95):.0f} ms | {max(ms, default=float('nan')):.0f} ms | "
+            f"{max(joiner_live, default=float('nan')):.0f} ms | "
+            f"{sum(len(r.missed(f)) for f in followers)} | {sum(len(r.duplicated(f)) for f in followers)} | "
+            f"{sum(not f.finished for f in followers)} | {len(row.log_errors)} |"
+        )
+    return "\n".join(lines)
+
+
+def storm_report(rows: list[StormRow]) -> str:
+    p = rows[0].result.plan
+    worst = max(max(row.result.survivor_latencies_ms(), default=float("inf")) for row in rows)
+    clean = all(not row.result.problems() and not row.log_errors for row in rows)
+    verdict = "met" if clean and worst <= GOAL_P95_S * 1000 else "NOT met"
+    return "\n".join(
+        [
+            STORM_HEADING,
+            "",
+            f"- Command: `{h.command_line()}`",
+            f"- Machine: {h.machine()}",
+            f"- Date: {h.now_utc()}, code `{h.git_describe()}` (git describe --dirty --always)",
+            f"- Setup: a fresh stack per row (redis-server + API under uvicorn, no worker). {p.clients} SSE "
+            f"clients follow one run; {p.epochs} epochs are appended one every {p.interval_s:g} s through "
+            f"`RedisReporter`; {p.drop} clients disconnect at the same instant as epoch {p.storm_after} is "
+            f"appended; a new client joins after epoch {p.join_after} (full replay, then live). Latency = "
+            "receipt − time just before the XADD, over every epoch at every survivor. API log errors = "
+            "lines with a traceback, `Lock is not acquired` or `Task was destroyed` (shutdown included).",
+            f"- Goal: every survivor epoch within {GOAL_P95_S * 1000:.0f} ms; 0 missed, 0 duplicated, every "
+            f"stream ends with the terminal status, 0 API log errors → **{verdict}** (worst {worst:.0f} ms).",
+            "",
+            storm_table(rows),
+            "",
+            *(f"- problem: {problem}" for row in rows for problem in row.result.problems()[:5]),
+            *(f"- API log: {line}" for row in rows for line in row.log_errors[:5]),
+        ]
+    )
+
+
+async def storm_main(args: argparse.Namespace) -> list[StormRow]:
+    rows: list[StormRow] = []
+    for classes in (10,) if args.quick else (10, 1000):
+        plan = StormPlan(clients=args.storm_clients, drop=args.storm_drop, epochs=20, storm_after=3,
+                         join_after=8, interval_s=args.epoch_interval / 2, num_classes=classes)  # fmt: skip
+        rows.append(await storm_row(plan))
+        print(storm_table(rows[-1:]).splitlines()[-1], flush=True)
+    return rows
+
+
+def replace_section(existing: str, heading: str | None, text: str) -> str:
+    """The results file with one part replaced: ``heading``'s section, or (None) the part before any."""
+    preamble, *sections = re.split(r"(?m)^(?=## )", existing)
+    if heading is None:
+        preamble = text
+    else:
+        titles = [section.splitlines()[0] for section in sections]
+        if heading in titles:
+            sections[titles.index(heading)] = text
+        else:
+            sections.append(text)
+    return "\n\n".join(part.strip("\n") for part in (preamble, *sections) if part.strip()) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -250,13 +361,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epoch-interval", type=float, default=1.0, help="seconds between epochs")
     parser.add_argument("--poll-interval", type=float, default=1.0, help="seconds between polls")
     parser.add_argument("--write", type=Path, help="also write the markdown report to this file")
+    parser.add_argument("--storm", action="store_true", help="the disconnect storm instead (see above)")
+    parser.add_argument("--storm-clients", type=int, default=150, help="clients following the run")
+    parser.add_argument("--storm-drop", type=int, default=140, help="clients that disconnect at once")
     args = parser.parse_args(argv)
-    results = asyncio.run(main_async(args))
-    text = report(results, args)
+    if args.storm:
+        rows = asyncio.run(storm_main(args))
+        text, heading, ok = storm_report(rows), STORM_HEADING, all(not r.result.problems() for r in rows)
+    else:
+        results = asyncio.run(main_async(args))
+        text, heading, ok = report(results, args), None, all(not r.errors for r in results)
     print(text)
     if args.write:
-        args.write.write_text(text + "\n")
-    return 0 if all(not r.errors for r in results) else 1
+        existing = args.write.read_text() if args.write.exists() else ""
+        args.write.write_text(replace_section(existing, heading, text))
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -7,13 +7,12 @@ directly: the event stream and the weights download) also accepts ``?token=`` or
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response, status
-from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from backend.api.deps import ServicesDep, error_responses, require_token, require_token_for_browser
+from backend.api.event_stream import EventStreamResponse
 from backend.schemas import DATASET_ID_PATTERN, RUN_ID_PATTERN, EpochPage, RunCreate, RunList, RunRead
 from backend.services.events import run_events
 from backend.store import RunHash
@@ -91,8 +90,12 @@ async def read_epochs(
 
 @browser_router.get(
     "/{run_id}/events",
-    response_class=EventSourceResponse,
-    responses=error_responses(404, 422),
+    status_code=status.HTTP_200_OK,
+    response_class=EventStreamResponse,
+    responses={
+        200: {"description": "text/event-stream of `status` and `epoch` events"},
+        **error_responses(404, 422),
+    },
     name="events",
 )
 async def follow_run(
@@ -102,15 +105,14 @@ async def follow_run(
     last_event_id: Annotated[
         int | None, Header(alias="Last-Event-ID", ge=0, le=1_000_000, description="resume: last epoch seen")
     ] = None,
-) -> AsyncIterable[ServerSentEvent]:
+) -> EventStreamResponse:
     """Server-Sent Events: ``status`` events (RunRead JSON) and one ``epoch`` event per record (id = epoch).
 
     Replays the epochs after ``Last-Event-ID`` (or ``after``), then follows the run live and ends with a
     terminal ``status`` event. Authentication: bearer header, ``?token=``, or the ``dnet_token`` cookie.
     """
     cursor = last_event_id if last_event_id is not None else (after or 0)
-    async for event in run_events(services.feeds, run.id, cursor):
-        yield event
+    return EventStreamResponse(run_events(services.feeds, run.id, cursor))
 
 
 @router.post(

@@ -11,10 +11,14 @@ Because the SSE id *is* the epoch, a reconnecting EventSource sends ``Last-Event
 receives exactly the epochs it missed. Clients must close on a terminal status event, or the browser
 will reconnect and receive that final status again.
 
-Fan-out: however many clients follow a run, this API process runs **one** blocking ``XREAD`` loop per
-run (:class:`RunFeed`), keeps the latest records in memory and wakes every subscriber. Redis connections
-therefore scale with followed runs, not with clients. Replays and slow subscribers that fall behind the
-in-memory window read the stream with ``XRANGE`` (never blocking).
+Fan-out: however many clients follow a run, this API process runs **one** reader task per followed run
+(:class:`RunFeed`), a blocking ``XREAD`` loop on a Redis connection of its own that is closed when the
+last follower leaves. The reader pushes each batch of new records into every subscriber's own bounded
+queue and never waits for a subscriber: one that falls a whole queue behind is told to catch up, and
+reads the records after its own cursor from Redis (``XRANGE``), as a new subscriber does for its replay.
+A subscriber only ever touches its own queue, so a client that goes away, however abruptly, cannot
+disturb the others. Replays share a small pool, so Redis connections scale with followed runs, not
+with clients, and come back down after a burst.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from dataclasses import dataclass
 
 import redis.exceptions
 from fastapi.sse import ServerSentEvent
@@ -33,58 +38,70 @@ from backend.store import RunHash, Store
 logger = logging.getLogger(__name__)
 
 RETRY_MS = 2000
+KEEPALIVE_S = 15.0  # a comment line after this long without events, so proxies keep the stream open
 BATCH = 100
-RECENT_EPOCHS = 64  # records kept in memory per followed run
 PUMP_BACKOFF_S = 1.0
+SUBSCRIBER_QUEUE = 64  # batches a subscriber may have pending before it must catch up from Redis
+REPLAY_CONNECTIONS = 4  # Redis connections shared by every subscriber's replay / catch-up reads
+READER_CLIENT_NAME = "dnet-api-sse-reader"
+REPLAY_CLIENT_NAME = "dnet-api-sse-replay"
+
+# What a subscriber's queue carries: a batch of new (epoch, record JSON), possibly empty when only the
+# status changed; or None ("catch up") when the subscriber fell too far behind and its backlog was dropped.
+Update = tuple[tuple[int, str], ...] | None
 
 
 class RunFeed:
-    """The live view of one run shared by all its subscribers in this process."""
+    """The live view of one run shared by all its subscribers in this process, kept by one reader task."""
 
-    def __init__(self, run_id: str, store: Store, block_ms: int) -> None:
+    def __init__(self, run_id: str, block_ms: int) -> None:
         self.run_id = run_id
-        self.store = store
         self.block_ms = block_ms
         self.run: RunHash | None = None
         self.cancel_requested = False
-        self.top = 0  # highest epoch the feed has seen
-        self.recent: dict[int, str] = {}
-        self.version = 0
+        self.top = 0  # highest epoch the reader has seen
         self.loaded = asyncio.Event()
-        self.subscribers = 0
-        self._changed = asyncio.Condition()
-        self._task: asyncio.Task[None] | None = None
+        self.catch_ups = 0  # times a subscriber fell a whole queue behind
+        # Set with the reader's cancellation: redis-py can swallow a cancellation that lands mid-command,
+        # and the reader must stop (and close its connection) all the same.
+        self.stopping = False
+        self._queues: set[asyncio.Queue[Update]] = set()
+
+    @property
+    def subscribers(self) -> int:
+        return len(self._queues)
+
+    def add_subscriber(self) -> asyncio.Queue[Update]:
+        queue: asyncio.Queue[Update] = asyncio.Queue(maxsize=SUBSCRIBER_QUEUE)
+        self._queues.add(queue)
+        return queue
+
+    def remove_subscriber(self, queue: asyncio.Queue[Update]) -> None:
+        self._queues.discard(queue)
 
     # -- the single reader ----------------------------------------------------------------------------
 
-    def ensure_running(self) -> None:
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._pump(), name=f"feed-{self.run_id[:8]}")
+    async def read(self, reader: Store) -> None:
+        """The reader task: owns ``reader`` (one connection) and closes it however the task ends."""
+        try:
+            await self._pump(reader)
+        finally:
+            await reader.close()
 
-    def stop(self) -> asyncio.Task[None] | None:
-        """Cancel the reader without waiting (callers may run inside an already-cancelled scope)."""
-        if self._task is not None:
-            self._task.cancel()
-        return self._task
-
-    async def _pump(self) -> None:
-        while True:
+    async def _pump(self, reader: Store) -> None:
+        while not self.stopping:
             try:
                 if not self.loaded.is_set():
-                    self.top = await self.store.last_epoch(self.run_id)
-                    await self._refresh_status()
+                    self.top = await reader.last_epoch(self.run_id)
+                    await self._refresh_status(reader)
                     self.loaded.set()
-                    await self._notify()
                 if self.run is None or self.run.is_terminal:
                     return  # subscribers drain the stream themselves and close
-                entries = await self.store.wait_for_epochs(self.run_id, self.top, self.block_ms, count=BATCH)
-                for epoch, record_json in entries:
-                    self.recent[epoch] = record_json
-                    self.top = max(self.top, epoch)
-                for old in sorted(self.recent)[:-RECENT_EPOCHS]:
-                    del self.recent[old]
-                if await self._refresh_status() or entries:
-                    await self._notify()
+                entries = await reader.wait_for_epochs(self.run_id, self.top, self.block_ms, count=BATCH)
+                if entries:
+                    self.top = max(self.top, entries[-1][0])
+                if await self._refresh_status(reader) or entries:
+                    self._publish(tuple(entries))
             except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
                 logger.warning("run %s feed: Redis unavailable (%r); retrying", self.run_id, exc)
                 await asyncio.sleep(PUMP_BACKOFF_S)
@@ -92,36 +109,24 @@ class RunFeed:
                 logger.exception("run %s feed: unexpected error; retrying", self.run_id)
                 await asyncio.sleep(PUMP_BACKOFF_S)
 
-    async def _refresh_status(self) -> bool:
+    async def _refresh_status(self, reader: Store) -> bool:
         """Reload the run hash; True when what subscribers show (status, cancel request) changed."""
         before = (self.run.status if self.run else None, self.cancel_requested)
-        self.run = await self.store.get_run(self.run_id)
-        self.cancel_requested = await self.store.cancel_requested(self.run_id)
+        self.run = await reader.get_run(self.run_id)
+        self.cancel_requested = await reader.cancel_requested(self.run_id)
         return (self.run.status if self.run else None, self.cancel_requested) != before
 
-    async def _notify(self) -> None:
-        async with self._changed:
-            self.version += 1
-            self._changed.notify_all()
-
-    # -- subscriber side ------------------------------------------------------------------------------
-
-    async def wait_for_change(self, seen_version: int, timeout_s: float) -> None:
-        async with self._changed:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    self._changed.wait_for(lambda: self.version != seen_version), timeout_s
-                )
-
-    async def epochs_after(self, cursor: int) -> list[tuple[int, str]]:
-        """Records after ``cursor`` up to what the feed has seen: from memory when the window covers
-        them, else one XRANGE page (replays, slow subscribers)."""
-        if cursor >= self.top:
-            return []
-        wanted = range(cursor + 1, self.top + 1)
-        if all(epoch in self.recent for epoch in wanted):
-            return [(epoch, self.recent[epoch]) for epoch in wanted]
-        return await self.store.epochs_after(self.run_id, cursor, count=BATCH)
+    def _publish(self, update: Update) -> None:
+        """Hand ``update`` to every subscriber without ever waiting for one."""
+        for queue in self._queues:
+            try:
+                queue.put_nowait(update)
+            except asyncio.QueueFull:
+                # Too slow to keep up: drop its backlog; it re-reads Redis after its own cursor instead.
+                while not queue.empty():
+                    queue.get_nowait()
+                queue.put_nowait(None)
+                self.catch_ups += 1
 
     def status_event(self, *, first: bool) -> ServerSentEvent:
         assert self.run is not None
@@ -131,62 +136,140 @@ class RunFeed:
         )
 
 
-class RunFeeds:
-    """One :class:`RunFeed` per run that has subscribers; created on demand, dropped with the last one."""
+@dataclass(frozen=True)
+class Subscription:
+    feed: RunFeed
+    updates: asyncio.Queue[Update]
+    feeds: RunFeeds
 
-    def __init__(self, store: Store, block_ms: int) -> None:
-        self.store = store
+    async def page(self, cursor: int) -> list[tuple[int, str]]:
+        """Up to :data:`BATCH` stored records after ``cursor`` (replay, catch-up, final drain)."""
+        return await self.feeds.read_page(self.feed.run_id, cursor)
+
+
+class RunFeeds:
+    """One :class:`RunFeed` (and reader task) per run that has subscribers; dropped with the last one."""
+
+    def __init__(self, open_reader: Callable[[], Store], replay: Store, block_ms: int) -> None:
+        self.open_reader = open_reader
+        self.replay = replay
         self.block_ms = block_ms
         self._feeds: dict[str, RunFeed] = {}
+        self._readers: dict[RunFeed, asyncio.Task[None]] = {}
+        self._page_reads: set[asyncio.Task[list[tuple[int, str]]]] = set()
+
+    @classmethod
+    def from_url(cls, redis_url: str, block_ms: int) -> RunFeeds:
+        def open_reader() -> Store:
+            return Store.from_url(redis_url, max_connections=1, wait=False, client_name=READER_CLIENT_NAME)
+
+        replay = Store.from_url(redis_url, max_connections=REPLAY_CONNECTIONS, client_name=REPLAY_CLIENT_NAME)
+        return cls(open_reader, replay, block_ms)
+
+    @property
+    def readers(self) -> int:
+        """Reader tasks alive (a cancelled one counts until it has closed its connection)."""
+        return len(self._readers)
 
     @contextlib.asynccontextmanager
-    async def subscribe(self, run_id: str) -> AsyncIterator[RunFeed]:
+    async def subscribe(self, run_id: str) -> AsyncIterator[Subscription]:
         feed = self._feeds.get(run_id)
         if feed is None:
-            feed = self._feeds[run_id] = RunFeed(run_id, self.store, self.block_ms)
-        feed.subscribers += 1
-        feed.ensure_running()
+            feed = self._feeds[run_id] = RunFeed(run_id, self.block_ms)
+            self._start_reader(feed)
+        queue = feed.add_subscriber()
         try:
-            yield feed
+            yield Subscription(feed, queue, self)
         finally:
-            feed.subscribers -= 1
+            # No await here: this runs while the request is being cancelled.
+            feed.remove_subscriber(queue)
             if feed.subscribers == 0 and self._feeds.get(run_id) is feed:
                 del self._feeds[run_id]
-                feed.stop()
+                self._stop_reader(feed)
+
+    def _start_reader(self, feed: RunFeed) -> None:
+        task = asyncio.create_task(feed.read(self.open_reader()), name=f"feed-{feed.run_id[:8]}")
+        self._readers[feed] = task  # a strong reference until the task is done
+
+        def reader_done(done: asyncio.Task[None]) -> None:
+            self._readers.pop(feed, None)
+            if not done.cancelled() and (exc := done.exception()) is not None:
+                logger.warning("run %s feed: reader ended with %r", feed.run_id, exc)
+
+        task.add_done_callback(reader_done)
+
+    def _stop_reader(self, feed: RunFeed) -> None:
+        feed.stopping = True
+        if task := self._readers.get(feed):
+            task.cancel()
+
+    async def read_page(self, run_id: str, cursor: int) -> list[tuple[int, str]]:
+        """One ``XRANGE`` page, read in a task of its own that the caller's cancellation does not reach.
+
+        redis-py can swallow a cancellation that lands mid-command (the subscriber would then carry on as
+        if its client were still there) or drop the connection. Shielded, the subscriber is cancelled at
+        once, and the read completes and hands its connection back to the pool.
+        """
+        task = asyncio.create_task(self.replay.epochs_after(run_id, cursor, count=BATCH))
+        self._page_reads.add(task)  # a strong reference until the task is done
+        task.add_done_callback(self._page_read_done)
+        return await asyncio.shield(task)
+
+    def _page_read_done(self, task: asyncio.Task[list[tuple[int, str]]]) -> None:
+        self._page_reads.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            logger.debug("replay read failed: %r", exc)  # the subscriber, if still there, got it too
 
     async def close(self) -> None:
-        feeds, self._feeds = list(self._feeds.values()), {}
-        tasks = [task for task in (feed.stop() for feed in feeds) if task is not None]
+        self._feeds = {}
+        tasks = [*self._readers.values(), *self._page_reads]
+        for feed in list(self._readers):
+            self._stop_reader(feed)
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self.replay.close()
 
 
 def _epoch_event(epoch: int, record_json: str) -> ServerSentEvent:
     return ServerSentEvent(event="epoch", id=str(epoch), raw_data=record_json)
 
 
-async def run_events(feeds: RunFeeds, run_id: str, after: int) -> AsyncIterator[ServerSentEvent]:
-    async with feeds.subscribe(run_id) as feed:
+async def run_events(feeds: RunFeeds, run_id: str, after: int) -> AsyncGenerator[ServerSentEvent]:
+    async with feeds.subscribe(run_id) as subscription:
+        feed = subscription.feed
         await feed.loaded.wait()
         cursor = after
         shown: tuple[str, bool] | None = None
+        behind = True  # records up to feed.top may be missing here: read them from Redis
         while True:
-            version, run = feed.version, feed.run
+            run = feed.run
             if run is None:
                 return  # deleted while streaming
-            if run.is_terminal:
-                # The worker appends the last record before it flips the status: drain the stream itself.
-                while entries := await feed.store.epochs_after(run_id, cursor, count=BATCH):
+            if not run.is_terminal and (run.status, feed.cancel_requested) != shown:
+                yield feed.status_event(first=shown is None)
+                shown = (run.status, feed.cancel_requested)
+            if run.is_terminal or behind:
+                # Replay or catch up to what the reader has seen; once the run is terminal, drain the whole
+                # stream (the worker appends the last record before it flips the status).
+                until = None if run.is_terminal else feed.top
+                while (until is None or cursor < until) and (entries := await subscription.page(cursor)):
                     for epoch, record_json in entries:
                         yield _epoch_event(epoch, record_json)
                     cursor = entries[-1][0]
-                yield feed.status_event(first=shown is None)
-                return
-            if (run.status, feed.cancel_requested) != shown:
-                yield feed.status_event(first=shown is None)
-                shown = (run.status, feed.cancel_requested)
-            while entries := await feed.epochs_after(cursor):
-                for epoch, record_json in entries:
+                if run.is_terminal:
+                    yield feed.status_event(first=shown is None)
+                    return
+                behind = False
+                continue  # the status may have changed meanwhile
+            try:
+                async with asyncio.timeout(KEEPALIVE_S):  # cancels only this wait (safe for a queue)
+                    update = await subscription.updates.get()
+            except TimeoutError:
+                yield ServerSentEvent(comment="keep-alive")
+                continue
+            if update is None:  # fell behind: catch up from Redis
+                behind = True
+                continue
+            for epoch, record_json in update:
+                if epoch > cursor:  # else already read from Redis during a replay or catch-up
                     yield _epoch_event(epoch, record_json)
-                cursor = entries[-1][0]
-            feed.ensure_running()  # restarts the reader if it ever died
-            await feed.wait_for_change(version, timeout_s=max(feed.block_ms / 1000, 1.0))
+                    cursor = epoch
