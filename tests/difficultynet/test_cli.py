@@ -28,7 +28,7 @@ TINY = [
 
 
 def test_importing_the_cli_does_not_import_torch() -> None:
-    code = "import sys, difficultynet.cli; assert not {'torch', 'stack.launcher'} & set(sys.modules)"
+    code = "import sys, difficultynet.cli; assert not {'torch', 'stack'} & set(sys.modules)"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -135,8 +135,7 @@ def test_demo_data_and_console_entry_point(tmp_path: Path) -> None:
     assert "cannot read manifest" in proc.stdout
 
 
-@pytest.mark.parametrize("argv", [["up", "--help"], ["-v", "up", "--help"]])
-def test_up_help_comes_from_the_launcher(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_engine_cli_has_no_up_command(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
-        main(argv)
-    assert exc.value.code == 0 and "--api-port" in capsys.readouterr().out
+        main(["up"])
+    assert exc.value.code == 2 and "invalid choice: 'up'" in capsys.readouterr().err
