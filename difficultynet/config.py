@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Method = Literal["ce", "focal", "cb", "cdb", "bsce", "ldam-drw", "dnet", "dnet-bsce"]
-METHODS: tuple[str, ...] = ("ce", "focal", "cb", "cdb", "bsce", "ldam-drw", "dnet", "dnet-bsce")
+METHODS: tuple[str, ...] = get_args(Method)
 DNET_METHODS: frozenset[str] = frozenset({"dnet", "dnet-bsce"})
 
 ModelName = Literal["resnet8", "resnet20", "resnet32", "resnet18", "resnet50"]
-MODELS: tuple[str, ...] = ("resnet8", "resnet20", "resnet32", "resnet18", "resnet50")
+MODELS: tuple[str, ...] = get_args(ModelName)
 
 MetaMode = Literal["full", "head", "driver_only"]
-META_MODES: tuple[str, ...] = ("full", "head", "driver_only")
+META_MODES: tuple[str, ...] = get_args(MetaMode)
 
 LrSchedule = Literal["step", "cosine"]
 Device = str  # "auto" | "cpu" | "cuda" | "cuda:<i>"
