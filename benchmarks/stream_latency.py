@@ -1,6 +1,6 @@
 """Latency from XADD to client receipt for N concurrent SSE clients and N pollers on loopback.
 
-A real stack without workers (redis-server + the API under uvicorn, ``support.live_stack``): a synthetic
+A real stack without workers (redis-server + the API under uvicorn, ``stack.testing.live_stack``): a synthetic
 writer publishes epoch records through the worker's own ``RedisReporter`` (the code path a training task
 uses), with realistic 10-class and 1000-class records. For each N, N clients follow the run over
 ``GET /api/runs/{id}/events`` (SSE) and N clients poll ``GET /api/runs/{id}/epochs?after=<last>`` every
@@ -28,11 +28,11 @@ from pathlib import Path
 import _harness as h
 import httpx
 import redis
-from support.datasets import tiny_files, write_files
-from support.records import make_record
-from support.sse import aiter_sse
 
 from difficultynet import protocol
+from difficultynet.synthetic import synthetic_record
+from stack.testing.datasets import tiny_files, write_files
+from stack.testing.sse import aiter_sse
 from worker.reporter import RedisReporter
 
 TERMINAL = ("succeeded", "failed", "cancelled")
@@ -115,7 +115,7 @@ def write_epochs(db: redis.Redis, run_id: str, scenario: Scenario, xadd_at: dict
     """The synthetic training task: one record per interval through the worker's reporter, then done."""
     reporter = RedisReporter(db, run_id)
     records = [
-        make_record(run_id, epoch, epochs_total=scenario.epochs, num_classes=scenario.classes)
+        synthetic_record(run_id, epoch, epochs_total=scenario.epochs, num_classes=scenario.classes)
         for epoch in range(1, scenario.epochs + 1)
     ]
     for record in records:
@@ -206,7 +206,7 @@ def report(results: list[Result], args: argparse.Namespace) -> str:
             "",
             f"- Command: `{h.command_line()}`",
             f"- Machine: {h.machine()}",
-            f"- Date: {h.now_utc()}, commit {h.git_commit()}",
+            f"- Date: {h.now_utc()}, code {h.CODE_VERSION} (`git describe --dirty --always` at start)",
             f"- Setup: redis-server + API (uvicorn, 1 process) on loopback, no worker; a synthetic writer "
             f"publishes {s.epochs} epochs, one every {s.epoch_interval_s:g} s, through `worker.reporter."
             f"RedisReporter`. Pollers call `GET /epochs?after=<last>` every {s.poll_interval_s:g} s "

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from support.datasets import make_zip, png_bytes, tiny_files, write_files
 
 from backend.settings import Settings
+from stack.testing.datasets import make_zip, png_bytes, tiny_files, write_files
 
 
 def post_file(client: TestClient, name: str, data: bytes, base: str = "tiny") -> Any:

@@ -18,14 +18,14 @@ import httpx
 import pytest
 import redis
 from fastapi.testclient import TestClient
-from support.records import make_record
-from support.sse import SseEvent, iter_sse
 
 from backend.settings import Settings
 from difficultynet import protocol
 from difficultynet.config import TrainConfig
 from difficultynet.export import build_weights_export, validate_weights_export
 from difficultynet.records import EpochRecord
+from difficultynet.synthetic import synthetic_record as make_record
+from stack.testing.sse import SseEvent, iter_sse
 from worker.reporter import RedisReporter
 
 Upload = Callable[[], dict[str, Any]]

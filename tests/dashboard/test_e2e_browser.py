@@ -1,6 +1,6 @@
 """The dashboard in a real headless Chromium against the real local stack.
 
-redis-server + a Celery worker process + the API (``support.live_stack``) + ``python -m dashboard``, all
+redis-server + a Celery worker process + the API (``stack.testing.live_stack``) + ``python -m dashboard``, all
 as child processes; the browser uploads an invalid manifest (row errors shown), then the mini CIFAR-10-LT
 bundle, starts a CE baseline and a 2-epoch Difficulty-Net run through the form, watches the difficulty
 curves gain a point per epoch, sees the gains chart, and downloads the weights export, which must match
@@ -25,10 +25,10 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
-from support.live_stack import REPO_ROOT, LiveStack
 
 from difficultynet.export import validate_weights_export
 from stack.redis_server import free_port
+from stack.testing.live_stack import REPO_ROOT, LiveStack
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 

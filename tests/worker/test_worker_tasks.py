@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 import redis
 from support import runs
-from support.datasets import tiny_files, write_files
 from support.runs import add_run
 
 from difficultynet import protocol
 from difficultynet.config import TrainConfig
 from difficultynet.export import validate_weights_export
+from stack.testing.datasets import tiny_files, write_files
 from worker.lease import RunLease
 from worker.settings import WorkerSettings
 from worker.tasks import TrainingJob
