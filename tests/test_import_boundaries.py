@@ -30,6 +30,7 @@ TORCH_FREE_ENGINE = (
     "demo",
     "settings_types",
     "files",
+    "synthetic",
 )
 
 # package -> top-level packages none of its modules may import, at any scope (a lazy import inside a
