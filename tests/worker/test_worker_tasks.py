@@ -108,13 +108,29 @@ def test_cancel_stops_within_a_batch_and_resume_completes_exactly_once(
     kept = stream_epochs(db)
     assert 1 <= len(kept) < 40 and kept == list(range(1, len(kept) + 1))
 
-    # The same run delivered again (as after a crash): it resumes from the checkpoint.
+    # The same run delivered again: it resumes from the checkpoint and reports each epoch exactly once.
     db.hset(protocol.run_key(RUN), "status", "running")
-    short = tiny_config(epochs=len(kept) + 2)
-    db.hset(protocol.run_key(RUN), "config", short.model_dump_json())
-    resumed = TrainingJob(worker_settings, RUN, "test@host").run(short.model_dump(mode="json"), *dataset)
-    # A changed epoch count is a different config: the checkpoint is refused with a readable error.
+    resumed = run_job(worker_settings, config, dataset)
+    assert resumed["status"] == "succeeded", resumed
+    assert stream_epochs(db) == list(range(1, 41))
+    run = runs.run_fields(db, RUN)
+    assert run["status"] == "succeeded" and run["epoch"] == "40" and run["attempt"] == "2"
+    records = [json.loads(line) for line in (worker_settings.runs_dir / RUN / "metrics.jsonl").open()]
+    assert [r["epoch"] for r in records] == list(range(1, 41))
+
+
+def test_a_resume_with_another_config_fails_with_a_readable_error(
+    db: redis.Redis, worker_settings: WorkerSettings, dataset: tuple[str, str]
+) -> None:
+    config = tiny_config(epochs=1)
+    add_run(db, RUN, config)
+    assert run_job(worker_settings, config, dataset)["status"] == "succeeded"
+    db.hset(protocol.run_key(RUN), "status", "running")
+    longer = tiny_config(epochs=3)
+    db.hset(protocol.run_key(RUN), "config", longer.model_dump_json())
+    resumed = run_job(worker_settings, longer, dataset)
     assert resumed["status"] == "failed" and "checkpoint" in (resumed["error"] or "").lower()
+    assert "Traceback" not in resumed["error"] and stream_epochs(db) == [1]
 
 
 def test_redelivery_resumes_from_the_checkpoint_without_duplicates(
