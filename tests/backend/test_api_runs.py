@@ -348,7 +348,8 @@ def test_delete_refuses_active_runs_and_removes_everything_of_finished_ones(
 def test_health_reports_redis_and_no_worker(client: TestClient) -> None:
     health = client.get("/api/health").json()
     assert health["status"] == "degraded" and health["redis"] is True and health["workers"] == []
-    assert health["versions"]["redis_server"].startswith("6.")
+    major, minor = (int(part) for part in health["versions"]["redis_server"].split(".")[:2])
+    assert (major, minor) >= (5, 0)  # the oldest server with streams (XADD / XRANGE / XREAD), all we need
 
 
 def test_redis_outage_is_503_not_a_crash(make_client: Callable[..., TestClient]) -> None:
