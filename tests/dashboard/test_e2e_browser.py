@@ -32,7 +32,7 @@ from stack.testing.live_stack import REPO_ROOT, LiveStack
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path(os.environ.get("DNET_CHROMIUM", "/usr/bin/chromium"))  # Debian's chromium
 CHROMIUM_ARGS = [
     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
     "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync",
@@ -43,7 +43,10 @@ TRAIN_TIMEOUT_MS = 240_000
 UI_TIMEOUT_MS = 30_000
 
 if not CHROMIUM.exists():
-    pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)", allow_module_level=True)
+    missing = f"{CHROMIUM} not installed (apt-get install chromium chromium-driver)"
+    if os.environ.get("DNET_REQUIRE_BROWSER"):  # CI (.ci/run): a skipped browser test is a failure there
+        pytest.fail(f"DNET_REQUIRE_BROWSER is set but {missing}", pytrace=False)
+    pytest.skip(missing, allow_module_level=True)
 
 
 def bundle_from_manifest(manifest: Path) -> bytes:
