@@ -47,6 +47,15 @@ def run_job(settings: WorkerSettings, config: TrainConfig, dataset: tuple[str, s
     return TrainingJob(settings, RUN, "test@host").run(config.model_dump(mode="json"), *dataset)
 
 
+def train_to_the_end_then_redeliver(
+    db: redis.Redis, worker_settings: WorkerSettings, config: TrainConfig, dataset: tuple[str, str]
+) -> None:
+    """A run that trained to its end, its task then delivered again (as after a crash before the ack)."""
+    add_run(db, RUN, config)
+    assert run_job(worker_settings, config, dataset)["status"] == "succeeded"
+    db.hset(protocol.run_key(RUN), "status", "running")
+
+
 def stream_epochs(db: redis.Redis) -> list[int]:
     return runs.stream_epochs(db, RUN)
 
@@ -122,10 +131,7 @@ def test_cancel_stops_within_a_batch_and_resume_completes_exactly_once(
 def test_a_resume_with_another_config_fails_with_a_readable_error(
     db: redis.Redis, worker_settings: WorkerSettings, dataset: tuple[str, str]
 ) -> None:
-    config = tiny_config(epochs=1)
-    add_run(db, RUN, config)
-    assert run_job(worker_settings, config, dataset)["status"] == "succeeded"
-    db.hset(protocol.run_key(RUN), "status", "running")
+    train_to_the_end_then_redeliver(db, worker_settings, tiny_config(epochs=1), dataset)
     longer = tiny_config(epochs=3)
     db.hset(protocol.run_key(RUN), "config", longer.model_dump_json())
     resumed = run_job(worker_settings, longer, dataset)
@@ -137,13 +143,11 @@ def test_redelivery_resumes_from_the_checkpoint_without_duplicates(
     db: redis.Redis, worker_settings: WorkerSettings, dataset: tuple[str, str]
 ) -> None:
     config = tiny_config(epochs=3)
-    add_run(db, RUN, config)
-    assert run_job(worker_settings, config, dataset)["status"] == "succeeded"
+    train_to_the_end_then_redeliver(db, worker_settings, config, dataset)
     # Simulate the crash window "checkpoint of epoch 3 written, Redis lost epoch 3": trim the stream tail.
     db.delete(protocol.epochs_key(RUN))
     for epoch in (1, 2):
         db.xadd(protocol.epochs_key(RUN), {"record": "{}"}, id=protocol.epoch_stream_id(epoch))
-    db.hset(protocol.run_key(RUN), "status", "running")
     assert run_job(worker_settings, config, dataset)["status"] == "succeeded"
     assert stream_epochs(db) == [1, 2, 3]
     assert db.hget(protocol.run_key(RUN), "attempt") == "2"
