@@ -1,4 +1,5 @@
-"""Request-body caps enforced while the body streams in (FastAPI and Starlette have none).
+"""Request caps: body sizes enforced while the body streams in (FastAPI and Starlette have none), and
+the per-address limit on wrong API tokens.
 
 A declared ``Content-Length`` over the cap is refused before a single body byte is read; chunked or
 lying clients are cut off by counting bytes in ``receive``. Either way the client gets a 413 JSON body.
@@ -6,6 +7,9 @@ lying clients are cut off by counting bytes in ``receive``. Either way the clien
 
 from __future__ import annotations
 
+import math
+import time
+from collections import OrderedDict, deque
 from collections.abc import Callable
 
 from starlette.responses import JSONResponse
@@ -81,3 +85,47 @@ def upload_aware_limit(upload_path: str, upload_bytes: int, other_bytes: int) ->
         return other_bytes
 
     return limit_for
+
+
+class BadTokenLimiter:
+    """Per client address: after ``limit`` wrong API tokens within ``window_s`` the address is locked out
+    (429 with Retry-After) until its oldest failure ages out of the window.
+
+    While locked, even the right token is refused: otherwise a guesser would learn which guess was right
+    from the status code and could keep guessing at full speed. In-memory and per API process; the
+    number of addresses tracked is capped (least recently failing ones are forgotten first).
+    """
+
+    def __init__(self, limit: int, window_s: float = 60.0, max_clients: int = 10_000) -> None:
+        self.limit = limit
+        self.window_s = window_s
+        self.max_clients = max_clients
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+
+    def _recent(self, client: str, now: float) -> deque[float] | None:
+        failures = self._failures.get(client)
+        if failures is None:
+            return None
+        while failures and failures[0] <= now - self.window_s:
+            failures.popleft()
+        if not failures:
+            del self._failures[client]
+            return None
+        return failures
+
+    def retry_after(self, client: str, now: float | None = None) -> int | None:
+        """Whole seconds until ``client`` may try again, or None when it is not locked out."""
+        now = time.monotonic() if now is None else now
+        failures = self._recent(client, now)
+        if failures is None or len(failures) < self.limit:
+            return None
+        return max(1, math.ceil(failures[-self.limit] + self.window_s - now))
+
+    def record_failure(self, client: str, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        failures = self._recent(client, now) or deque(maxlen=self.limit)
+        failures.append(now)
+        self._failures[client] = failures
+        self._failures.move_to_end(client)
+        while len(self._failures) > self.max_clients:
+            self._failures.popitem(last=False)

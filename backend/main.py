@@ -13,7 +13,7 @@ from fastapi.routing import APIRoute
 from backend.api import datasets, health, runs, session
 from backend.api.deps import Services, require_token
 from backend.errors import install_error_handlers
-from backend.limits import BodySizeLimitMiddleware, upload_aware_limit
+from backend.limits import BadTokenLimiter, BodySizeLimitMiddleware, upload_aware_limit
 from backend.queue import TaskQueue
 from backend.services.datasets import DatasetService
 from backend.services.events import RunFeeds
@@ -77,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         generate_unique_id_function=_operation_id,
     )
     app.state.settings = settings
+    app.state.bad_tokens = BadTokenLimiter(settings.max_bad_tokens_per_min)
     install_error_handlers(app)
     limit_for = upload_aware_limit(
         f"{API_PREFIX}/datasets", settings.max_upload_bytes, settings.max_json_body_kb * 1024

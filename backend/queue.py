@@ -48,10 +48,19 @@ class TaskQueue:
         """Tell workers to discard a queued task (the worker also skips runs that are already terminal)."""
         self.app.control.revoke(task_id)
 
+    def forget(self, task_id: str) -> None:
+        """Delete the task's result (``celery-task-meta-<id>``) from the result backend."""
+        self.app.AsyncResult(task_id).forget()
+
     def ping_workers(self) -> list[str]:
         """Names of the workers that answered within the health timeout."""
         replies = self.app.control.inspect(timeout=self._health_timeout_s).ping() or {}
         return sorted(replies)
+
+    def worker_alive(self, worker: str) -> bool:
+        """Whether the Celery worker named ``worker`` answers a ping within the health timeout."""
+        inspect = self.app.control.inspect(destination=[worker], timeout=self._health_timeout_s, limit=1)
+        return bool((inspect.ping() or {}).get(worker))
 
     def close(self) -> None:
         self.app.close()

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.fields import FieldInfo
 
-from difficultynet.config import DNetConfig, MetaMode, Method, ModelName, TrainConfig
+from difficultynet.config import DNetConfig, DNetRecipe, MetaMode, Method, ModelName, TrainConfig
 from difficultynet.manifest import ClassSummary, RowError
 from difficultynet.protocol import RunStatus
 from difficultynet.records import EpochRecord
@@ -57,9 +57,13 @@ class DatasetList(BaseModel):
 
 
 class RunCreate(BaseModel):
-    """A training request. Ranges and defaults are TrainConfig's own; the whole config is re-validated."""
+    """A training request. Ranges and defaults are TrainConfig's own; the whole config is re-validated.
 
-    model_config = ConfigDict(extra="forbid")
+    Strict: JSON types must match (``"epochs": "5"`` and ``"epochs": true`` are refused, not coerced).
+    Integers are still accepted for float fields such as ``lr``.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     dataset_id: DatasetId
     method: Method = _same_as(_TRAIN["method"])
@@ -68,6 +72,9 @@ class RunCreate(BaseModel):
     batch_size: int = _same_as(_TRAIN["batch_size"])
     lr: float = _same_as(_TRAIN["lr"])
     seed: int = _same_as(_TRAIN["seed"])
+    dnet_recipe: DNetRecipe = Field(
+        "default", description="Difficulty-Net recipe: the library default, or the paper-faithful one"
+    )
     meta_mode: MetaMode = _same_as(_DNET["meta_mode"])
     meta_every: int = _same_as(_DNET["meta_every"])
     device: str = Field("auto", max_length=32, description="'auto', 'cpu', 'cuda' or 'cuda:<index>'")
@@ -97,6 +104,9 @@ class RunRead(BaseModel):
     worker: str | None = Field(None, description="Celery worker host and process that ran it last")
     device: str | None = Field(None, description="device the worker trained on (e.g. cpu, cuda:0)")
     attempt: int = Field(0, description="times a worker started it (>1 after crash recovery)")
+    crashes: int = Field(
+        0, description="attempts whose worker process died (or lost Redis) before the run ended"
+    )
     cancel_requested: bool = False
 
 

@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     max_active_runs: int = Field(32, ge=1, description="queued + running runs at once")
     max_zip_files: int = Field(200_000, ge=1, description="entries allowed in a zip bundle")
     max_unzipped_mb: float = Field(4096.0, gt=0, description="total uncompressed size of a zip bundle, MiB")
+    max_data_gb: float = Field(100.0, gt=0, description="quota for all files under the data root, GiB")
+    max_concurrent_uploads: int = Field(2, ge=1, description="uploads validated at once; more answer 429")
+    max_bad_tokens_per_min: int = Field(
+        30, ge=1, description="wrong API tokens one client address may send per minute before 429"
+    )
     max_json_body_kb: int = Field(256, ge=1, description="cap for non-upload request bodies, KiB")
     visibility_timeout_s: int = Field(
         48 * 3600, ge=60, description="Redis broker redelivery timeout; longer than the longest run"
@@ -51,6 +56,10 @@ class Settings(BaseSettings):
     @property
     def max_unzipped_bytes(self) -> int:
         return int(self.max_unzipped_mb * MIB)
+
+    @property
+    def max_data_bytes(self) -> int:
+        return int(self.max_data_gb * 1024 * MIB)
 
     @property
     def uploads_dir(self) -> Path:

@@ -6,6 +6,7 @@ hash into typed fields so the rest of the API never handles raw Redis strings.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, cast
@@ -15,6 +16,9 @@ from pydantic import BaseModel, ValidationError
 
 from difficultynet import protocol
 from difficultynet.manifest import ManifestReport
+from difficultynet.memory_estimate import WorkerCapacity
+
+logger = logging.getLogger(__name__)
 
 REQUEST_POOL_SIZE = 64  # Redis connections shared by all requests of one API process
 POOL_WAIT_S = 10.0
@@ -27,6 +31,21 @@ if redis.call('HGET', KEYS[1], 'status') == ARGV[1] then
     return 1
 end
 return 0
+"""
+
+# Cancel a running run whose lease owner is gone, and drop its lease so a zombie owner is fenced out.
+# ARGV[1]: the owner seen by the caller ('' = no lease); the run must still be running with that owner.
+_CANCEL_ORPHAN_LUA = """
+if redis.call('HGET', KEYS[1], 'status') ~= 'running' then
+    return 0
+end
+local owner = redis.call('GET', KEYS[2])
+if (ARGV[1] == '' and owner) or (ARGV[1] ~= '' and owner ~= ARGV[1]) then
+    return 0
+end
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+return 1
 """
 
 
@@ -66,6 +85,7 @@ class RunHash(BaseModel):
     device: str | None = None
     task_id: str | None = None
     attempt: int = 0
+    crashes: int = 0
 
     @classmethod
     def parse(cls, run_id: str, raw: Mapping[str, str]) -> RunHash | None:
@@ -87,6 +107,7 @@ class Store:
     def __init__(self, client: aioredis.Redis) -> None:
         self.redis = client
         self._transition = client.register_script(_TRANSITION_LUA)
+        self._cancel_orphan = client.register_script(_CANCEL_ORPHAN_LUA)
 
     @classmethod
     def from_url(cls, url: str, *, max_connections: int = REQUEST_POOL_SIZE, wait: bool = True) -> Store:
@@ -177,6 +198,38 @@ class Store:
             args += [key, value]
         return bool(await self._transition(keys=[protocol.run_key(run_id)], args=args))
 
+    async def worker_capacities(self) -> list[WorkerCapacity]:
+        """Memory reports of the workers alive now (each refreshes its own; see ``worker/capacity.py``)."""
+        index = protocol.WORKER_CAPACITY_INDEX_KEY
+        names = cast(list[str], await self.redis.zrangebyscore(index, time.time(), "+inf"))
+        if not names:
+            return []
+        raws = cast(list[str | None], await self.redis.mget([protocol.worker_capacity_key(n) for n in names]))
+        capacities = []
+        for raw in raws:
+            if raw is None:  # expired between the two reads
+                continue
+            try:
+                capacities.append(WorkerCapacity.model_validate_json(raw))
+            except ValidationError:
+                logger.warning("ignoring an unreadable worker capacity report")
+        return capacities
+
+    async def lease_owner(self, run_id: str) -> str | None:
+        """The owner token of the worker training the run (``worker.lease``), None when nobody holds it."""
+        return cast(str | None, await self.redis.get(protocol.lease_key(run_id)))
+
+    async def cancel_orphan(
+        self, run_id: str, owner: str | None, fields: Mapping[str, str | int | float]
+    ) -> bool:
+        """Set ``fields`` (atomic) while the run is running and its lease is still ``owner``'s (None: no
+        lease); the lease is deleted, so the old owner, if it ever comes back, can write nothing more."""
+        args: list[str | int | float] = [owner or ""]
+        for key, value in fields.items():
+            args += [key, value]
+        keys = [protocol.run_key(run_id), protocol.lease_key(run_id)]
+        return bool(await self._cancel_orphan(keys=keys, args=args))
+
     async def request_cancel(self, run_id: str) -> None:
         await self.redis.set(protocol.cancel_key(run_id), str(time.time()))
 
@@ -191,6 +244,7 @@ class Store:
                 protocol.cancel_key(run_id),
                 protocol.weights_key(run_id),
                 protocol.lease_key(run_id),
+                protocol.log_key(run_id),
             )
             pipe.zrem(protocol.RUNS_INDEX_KEY, run_id)
             await pipe.execute()

@@ -28,7 +28,8 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from difficultynet.config import DNetConfig, TrainConfig  # noqa: E402
+from difficultynet.config import DNetConfig, TrainConfig, paper_recipe  # noqa: E402
+from difficultynet.diagnostics import spearman  # noqa: E402
 
 DEFAULT_MANIFEST = REPO_ROOT.parent / "shared" / "data" / "cifar10-lt" / "cifar10_lt_if100.csv"
 MINI_MANIFEST = DEFAULT_MANIFEST.with_name("cifar10_lt_mini.csv")
@@ -44,32 +45,46 @@ no few-shot class). `best-val-epoch` = test balanced accuracy of the epoch with 
 balanced 250-image val/meta set. `s/epoch` includes the per-epoch evaluation (meta set + test set).
 `cost vs CE` = mean over seeds of s/epoch(variant) / s/epoch(CE, same seed).\
 """
-BASE_VARIANTS = ("ce", "cb", "cdb", "bsce", "ldam-drw", "dnet-full", "dnet-head", "dnet-driver_only")
-EXTRA_VARIANTS = ("focal", "dnet-bsce-full", "dnet-bsce-head")
+# Variant name → (method, DNet recipe). "dnet"/"dnet-bsce" run the library's default recipe; "*-paper-*" the
+# paper-faithful one (spec §1.7, `paper_recipe`) in the named meta mode.
+RECIPES: dict[str, tuple[str, DNetConfig | None]] = {
+    "ce": ("ce", None),
+    "cb": ("cb", None),
+    "cdb": ("cdb", None),
+    "bsce": ("bsce", None),
+    "ldam-drw": ("ldam-drw", None),
+    "focal": ("focal", None),
+    "dnet": ("dnet", DNetConfig()),
+    "dnet-bsce": ("dnet-bsce", DNetConfig()),
+    "dnet-paper-full": ("dnet", paper_recipe(meta_mode="full")),
+    "dnet-paper-head": ("dnet", paper_recipe(meta_mode="head")),
+    "dnet-paper-driver_only": ("dnet", paper_recipe(meta_mode="driver_only")),
+    "dnet-bsce-paper-head": ("dnet-bsce", paper_recipe(meta_mode="head")),
+}
+BASE_VARIANTS = ("ce", "cb", "cdb", "bsce", "ldam-drw", "dnet-bsce", "dnet", "dnet-paper-head")
+EXTRA_VARIANTS = tuple(name for name in RECIPES if name not in BASE_VARIANTS)
+GAIN_REFERENCES = ("bsce", "ce")
 
 
 @dataclass(frozen=True)
 class Variant:
-    name: str  # e.g. "dnet-full" or "dnet-head[lr=0.01]"
+    name: str  # e.g. "dnet" or "dnet-paper-head[lr=0.01]"
     config: TrainConfig
 
 
+def _label(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def make_variant(base: str, args: argparse.Namespace, seed: int) -> Variant:
-    method, meta_mode = base, "full"
-    for mode in ("full", "head", "driver_only"):
-        if base.startswith("dnet") and base.endswith("-" + mode):
-            method, meta_mode = base[: -len(mode) - 1], mode
-    dnet = DNetConfig(meta_mode=meta_mode)
+    method, recipe = RECIPES[base]
     overrides: dict[str, Any] = {}
-    if method.startswith("dnet"):
-        for key, value in (
-            ("lr", args.dnet_lr),
-            ("driver_lambda", args.driver_lambda),
-            ("meta_every", args.meta_every),
-        ):
-            if value is not None and value != getattr(dnet, key):
-                overrides[key] = value
-        dnet = dnet.model_copy(update=overrides)
+    dnet = recipe or DNetConfig()
+    if recipe is not None:
+        legacy = {"lr": args.dnet_lr, "driver_lambda": args.driver_lambda, "meta_every": args.meta_every}
+        requested = {k: v for k, v in legacy.items() if v is not None} | dict(args.dnet_set or [])
+        overrides = {k: v for k, v in requested.items() if v != getattr(recipe, k)}
+        dnet = DNetConfig.model_validate(recipe.model_dump() | overrides)
     extra = dict(args.set or [])  # --set FIELD=VALUE: any other TrainConfig field (e.g. cdb_tau)
     config = TrainConfig.model_validate(
         {
@@ -85,7 +100,7 @@ def make_variant(base: str, args: argparse.Namespace, seed: int) -> Variant:
         }
     )
     overrides |= extra
-    suffix = ",".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in overrides.items())
+    suffix = ",".join(f"{k}={_label(v)}" for k, v in overrides.items())
     return Variant(f"{base}[{suffix}]" if suffix else base, config)
 
 
@@ -118,7 +133,11 @@ def describe_code() -> str:
     """``git describe --dirty --always`` of the checkout that runs the benchmark (taken before training)."""
     try:
         out = subprocess.run(
-            ["git", "describe", "--dirty", "--always"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+            ["git", "describe", "--dirty", "--always"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
         )
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -126,10 +145,10 @@ def describe_code() -> str:
 
 
 def run_one(variant: Variant, manifest_path: Path, command: str, code_version: str) -> dict[str, Any]:
-    from difficultynet.manifest import load_manifest
+    from difficultynet.manifest import ValidationOptions, load_manifest
     from difficultynet.train import fit
 
-    manifest = load_manifest(manifest_path, check_images=False)
+    manifest = load_manifest(manifest_path, options=ValidationOptions(check_images=False))
     seed = variant.config.seed
     out_dir = WORK_DIR / result_path(variant, seed, variant.config.epochs).stem
     started = datetime.now(UTC)
@@ -222,6 +241,7 @@ def render_table(results: list[dict[str, Any]]) -> str:
             f"{statistics.fmean(r['s_per_epoch'] for r in runs):.1f} | "
             f"{f'{statistics.fmean(ratios):.2f}×' if ratios else '–'} |"
         )
+    lines += render_gains(by_variant) + render_weight_diagnostics(by_variant)
     lines += [
         "",
         "## Runs",
@@ -239,6 +259,75 @@ def render_table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_gains(by_variant: dict[tuple[str, int], list[dict[str, Any]]]) -> list[str]:
+    """Paired gain per seed (same seed, same epochs) of every variant over each reference method."""
+    lines = [
+        "",
+        "## Paired gains (balanced accuracy, points; per seed, then the mean)",
+        "",
+        "| variant | epochs | " + " | ".join(f"vs {ref}" for ref in GAIN_REFERENCES) + " |",
+        "|---|---|" + "---|" * len(GAIN_REFERENCES),
+    ]
+    for (name, epochs), runs in sorted(by_variant.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        if name in GAIN_REFERENCES:
+            continue
+        cells = []
+        for ref in GAIN_REFERENCES:
+            ref_acc = {r["seed"]: r["balanced_acc"] for r in by_variant.get((ref, epochs), [])}
+            gains = {
+                r["seed"]: (r["balanced_acc"] - ref_acc[r["seed"]]) * 100
+                for r in runs
+                if r["seed"] in ref_acc
+            }
+            if not gains:
+                cells.append("–")
+                continue
+            per_seed = ", ".join(f"s{seed} {gain:+.1f}" for seed, gain in sorted(gains.items()))
+            wins = sum(g > 0 for g in gains.values())
+            cells.append(
+                f"{per_seed}; mean {statistics.fmean(gains.values()):+.1f} ({wins}/{len(gains)} > 0)"
+            )
+        lines.append(f"| {name} | {epochs} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def weight_diagnostics(run: dict[str, Any]) -> dict[str, float | None] | None:
+    """Final-epoch weight spread and Spearman ρ(w, train count), recomputed from the stored records."""
+    records = run.get("records")
+    if not records or not run["method"].startswith("dnet"):
+        return None
+    columns = records[-1]["classes"]
+    weights, counts = columns["weight"], columns["train_count"]
+    near_uniform = [
+        r["epoch"] for r in records[3:] if all(abs(w - 1.0) <= 0.05 for w in r["classes"]["weight"])
+    ]
+    return {
+        "spread": max(weights) / min(weights),
+        "rho_count": spearman(weights, [float(n) for n in counts]),
+        "near_uniform_epochs": float(len(near_uniform)),
+    }
+
+
+def render_weight_diagnostics(by_variant: dict[tuple[str, int], list[dict[str, Any]]]) -> list[str]:
+    lines = [
+        "",
+        "## Learned weights (final epoch; recomputed from each run's stored records)",
+        "",
+        "| variant | epochs | max/min w | Spearman ρ(w, train count) "
+        "| epochs > 3 with all w within ±5 % of 1 |",
+        "|---|---|---|---|---|",
+    ]
+    for (name, epochs), runs in sorted(by_variant.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        diags = [d for d in (weight_diagnostics(r) for r in sorted(runs, key=lambda r: r["seed"])) if d]
+        if not diags:
+            continue
+        spreads = ", ".join(f"{d['spread']:.2f}" for d in diags)
+        rhos = ", ".join("–" if d["rho_count"] is None else f"{d['rho_count']:+.2f}" for d in diags)
+        flat = ", ".join(f"{d['near_uniform_epochs']:.0f}" for d in diags)
+        lines.append(f"| {name} | {epochs} | {spreads} | {rhos} | {flat} |")
+    return lines
+
+
 def write_table() -> None:
     TABLE_PATH.write_text(render_table(load_results()))
     notes = TABLE_PATH.with_name("methods-cpu-notes.md")
@@ -247,14 +336,25 @@ def write_table() -> None:
             handle.write("\n" + notes.read_text())
 
 
+def _parse_value(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw
+
+
 def _field_value(text: str) -> tuple[str, Any]:
     key, sep, raw = text.partition("=")
     if not sep or key not in TrainConfig.model_fields or key == "dnet":
         raise argparse.ArgumentTypeError(f"expected FIELD=VALUE with a TrainConfig field, got {text!r}")
-    try:
-        return key, json.loads(raw)
-    except json.JSONDecodeError:
-        return key, raw
+    return key, _parse_value(raw)
+
+
+def _dnet_field_value(text: str) -> tuple[str, Any]:
+    key, sep, raw = text.partition("=")
+    if not sep or key not in DNetConfig.model_fields:
+        raise argparse.ArgumentTypeError(f"expected FIELD=VALUE with a DNetConfig field, got {text!r}")
+    return key, _parse_value(raw)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -282,13 +382,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="FIELD=VALUE",
         help="override another TrainConfig field, e.g. --set cdb_tau=dynamic_code",
     )
+    parser.add_argument(
+        "--dnet-set",
+        type=_dnet_field_value,
+        action="append",
+        metavar="FIELD=VALUE",
+        help="override a DNetConfig field of the DNet variants, e.g. --dnet-set normalize_meta_grad=true",
+    )
     parser.add_argument("--manifest", type=Path, default=DEFAULT_MANIFEST)
     parser.add_argument("--table-only", action="store_true", help="only regenerate the markdown table")
     parser.add_argument("--force", action="store_true", help="re-run variants that already have a result")
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="smoke run for `make bench`: ce + dnet-head, 1 epoch, mini manifest, results under var/bench",
+        help="smoke run for `make bench`: ce + dnet, 1 epoch, mini manifest, results under var/bench",
     )
     return parser.parse_args(argv)  # fmt: skip
 
@@ -300,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
         # Never writes over the committed table: a separate results folder and table under var/bench.
         RESULTS_DIR, TABLE_PATH = WORK_DIR / "quick-results", WORK_DIR / "quick-methods-cpu.md"
         args.manifest, args.epochs, args.seeds, args.force = MINI_MANIFEST, 1, [0], True
-        args.methods = ["ce", "dnet-head"]
+        args.methods = ["ce", "dnet"]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     if not args.table_only:

@@ -14,6 +14,7 @@ import argparse
 import os
 import shlex
 import statistics
+import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -24,7 +25,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 import torch  # noqa: E402
 
-from difficultynet.config import DNetConfig, TrainConfig  # noqa: E402
+from difficultynet.config import DNetConfig, TrainConfig, paper_recipe  # noqa: E402
 from difficultynet.data.augment import channel_stats  # noqa: E402
 from difficultynet.data.batches import seeded_generator  # noqa: E402
 from difficultynet.data.splits import TensorSplits  # noqa: E402
@@ -33,12 +34,16 @@ from difficultynet.trainer import Trainer  # noqa: E402
 TABLE_PATH = REPO_ROOT / "benchmarks" / "results" / "step-cost-cpu.md"
 VARIANTS: dict[str, tuple[str, DNetConfig]] = {
     "ce": ("ce", DNetConfig()),
-    "dnet full": ("dnet", DNetConfig(meta_mode="full")),
-    "dnet head": ("dnet", DNetConfig(meta_mode="head")),
-    "dnet driver_only": ("dnet", DNetConfig(meta_mode="driver_only")),
-    "dnet full, meta_every 10": ("dnet", DNetConfig(meta_mode="full", meta_every=10)),
-    "dnet head, meta_every 10": ("dnet", DNetConfig(meta_mode="head", meta_every=10)),
+    "bsce": ("bsce", DNetConfig()),
+    "dnet (default recipe)": ("dnet", DNetConfig()),
+    "dnet-bsce (default recipe)": ("dnet-bsce", DNetConfig()),
+    "dnet paper full": ("dnet", paper_recipe(meta_mode="full")),
+    "dnet paper head": ("dnet", paper_recipe(meta_mode="head")),
+    "dnet paper driver_only": ("dnet", paper_recipe(meta_mode="driver_only")),
+    "dnet paper full, meta_every 10": ("dnet", paper_recipe(meta_mode="full", meta_every=10)),
+    "dnet paper head, meta_every 10": ("dnet", paper_recipe(meta_mode="head", meta_every=10)),
 }
+BASE_LOSS = {"dnet": "ce", "dnet-bsce": "bsce"}  # a DNet variant's cost is compared with its base loss
 
 
 def synthetic_splits(num_classes: int = 10, n_train: int = 4096, n_meta: int = 250) -> TensorSplits:
@@ -81,20 +86,24 @@ def measure(
             started = time.perf_counter()
             x, y = trainer.prepare_train_batch(idx, aug)
             prepared = time.perf_counter()
-            trainer.train_step(x, y, None)
+            trainer.train_step(x, y, None, step_in_epoch=i)
             done = time.perf_counter()
             if i >= warmup:
                 times[name].append((done - prepared) * 1000)
                 prep.append((prepared - started) * 1000)
-    # Mean, not median: with meta_every k only every k-th step is expensive (steps is a multiple of k).
-    ce = statistics.fmean(times[names[0]])
+    # Mean, not median: with meta_every k (or a feature refresh every k steps) only every k-th step is
+    # expensive, and the timed steps are a multiple of k.
+    mean = {name: statistics.fmean(t) for name, t in times.items()}
+    base = {name: VARIANTS[name][0] for name in names}
     return {
         name: {
-            "ms": statistics.fmean(t),
-            "ratio": statistics.fmean(t) / ce,
+            "ms": mean[name],
+            "ratio": mean[name] / mean[names[0]],
+            "base": BASE_LOSS.get(base[name], base[name]),
+            "ratio_base": mean[name] / mean.get(BASE_LOSS.get(base[name], base[name]), mean[names[0]]),
             "prep_ms": statistics.median(prep),
         }
-        for name, t in times.items()
+        for name in names
     }
 
 
@@ -121,28 +130,38 @@ def main() -> int:
         table_path = REPO_ROOT / "var" / "bench" / "step-cost-quick.md"
         table_path.parent.mkdir(parents=True, exist_ok=True)
     names = ["ce", *[v for v in args.variants if v != "ce"]]
+    code_version = (
+        subprocess.run(
+            ["git", "describe", "--dirty", "--always"], cwd=REPO_ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        or "unknown"
+    )
     torch.set_num_threads(args.threads)
     load_before = os.getloadavg()
     rows = []
     for model in args.models:
         for name, r in measure(model, names, args.steps, args.warmup, args.batch_size).items():
-            rows.append(f"| {model} | {name} | {r['ms']:.0f} | {r['ratio']:.2f}× | {r['prep_ms']:.1f} |")
+            rows.append(
+                f"| {model} | {name} | {r['ms']:.0f} | {r['ratio']:.2f}× "
+                f"| {r['ratio_base']:.2f}× ({r['base']}) | {r['prep_ms']:.1f} |"
+            )
             print(rows[-1], flush=True)
     load_after = os.getloadavg()
     cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
                 if ln.startswith("model name")), "unknown")  # fmt: skip
     text = "\n".join([
-        "# Training-step cost on CPU (ResNet, batch 128, meta batch 100)",
+        "# Training-step cost on CPU (ResNet, batch 128; DNet meta batch 100 or the whole 250-image set)",
         "",
         f"Command: `.venv/bin/python {shlex.join(['benchmarks/step_cost.py', *sys.argv[1:]])}`  ",
         f"Machine: {cpu}, {os.cpu_count()} cores, torch {torch.__version__}, {args.threads} torch thread(s); "
         f"load average {load_before[0]:.2f} before / {load_after[0]:.2f} after (the machine is shared, so "
         "absolute times are noisy; variants are timed round-robin, so the ratios are the robust figure).  ",
+        f"Code: `{code_version}` (`git describe --dirty --always`, taken before measuring).  ",
         f"Date: {datetime.now(UTC).date().isoformat()}. Mean of {args.steps} steps after {args.warmup} "
         "warm-up steps. `prep` = gather from the uint8 cache + on-device crop/flip + normalise, per batch.",
         "",
-        "| model | variant | ms/step | vs CE | prep ms/batch |",
-        "|---|---|---|---|---|",
+        "| model | variant | ms/step | vs CE | vs its base loss | prep ms/batch |",
+        "|---|---|---|---|---|---|",
         *rows,
         "",
     ])  # fmt: skip

@@ -143,7 +143,9 @@ class ApiClient:
         files: Mapping[str, tuple[str, bytes, str]] | None = None,
         data: Mapping[str, str] | None = None,
         timeout: float | None = None,
+        answers: tuple[int, ...] = (),
     ) -> httpx.Response:
+        """``answers``: error statuses whose body is a real answer (returned, not raised)."""
         kwargs: dict[str, Any] = {"params": params, "json": json, "files": files, "data": data}
         if timeout is not None:
             kwargs["timeout"] = timeout
@@ -155,7 +157,7 @@ class ApiClient:
         except httpx.HTTPError as exc:
             logger.warning("%s %s failed: %s", method, path, exc)
             raise ApiUnavailable(f"{what}: cannot reach the backend at {self.base_url}") from exc
-        if response.is_error:
+        if response.is_error and response.status_code not in answers:
             error = _error_from_response(response, what)
             logger.info("%s %s -> %d: %s", method, path, response.status_code, error.message)
             raise error
@@ -171,8 +173,12 @@ class ApiClient:
     # -- health -------------------------------------------------------------------------------------
 
     def health(self) -> dict[str, Any]:
-        response = self._request("GET", "/health", "Backend health")
-        body = response.json()
+        """The API's health report; a 503 is a report too (the API is up, Redis is not)."""
+        response = self._request("GET", "/health", "Backend health", answers=(503,))
+        try:
+            body = response.json()
+        except ValueError:  # a 503 from a proxy in front of the API, not from the API itself
+            raise ApiUnavailable(f"Backend health: the backend at {self.base_url} is unavailable") from None
         return body if isinstance(body, dict) else {}
 
     # -- datasets -----------------------------------------------------------------------------------

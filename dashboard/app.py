@@ -73,7 +73,7 @@ def backend_status(api: ApiClient) -> html.Span:
         return html.Span(
             "Backend online · no worker answering: runs stay queued", className="health health-degraded"
         )
-    return html.Span("Backend up, Redis unreachable", className="health health-down")
+    return html.Span("API up, Redis unreachable", className="health health-down")
 
 
 def _register_pages(settings: DashboardSettings) -> None:

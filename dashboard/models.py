@@ -79,6 +79,7 @@ class Run(_Read):
     error: str | None = None
     worker: str | None = None
     device: str | None = None
+    crashes: int = Field(0, description="attempts whose worker process died")
     cancel_requested: bool = False
 
     @property
@@ -123,6 +124,7 @@ class RunRequest(BaseModel):
     batch_size: int | None = None
     lr: float | None = None
     seed: int | None = None
+    dnet_recipe: str | None = None
     meta_mode: str | None = None
     meta_every: int | None = None
     device: str | None = None

@@ -21,8 +21,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from difficultynet.config import META_MODES, METHODS, MODELS, LrSchedule, TrainConfig
-from difficultynet.errors import DnetError, ManifestInvalid, UsageError
-from difficultynet.manifest import ManifestReport
+from difficultynet.errors import DnetError, UsageError
+from difficultynet.manifest import ManifestInvalid, ManifestReport
 from difficultynet.records import EpochRecord
 
 EXIT_OK = 0
@@ -80,11 +80,10 @@ def print_report(report: ManifestReport) -> None:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from difficultynet.manifest import validate_manifest
+    from difficultynet.manifest import ValidationOptions, validate_manifest
 
-    report = validate_manifest(
-        args.manifest, args.data_root, max_errors=args.max_errors, check_images=not args.no_image_check
-    )
+    options = ValidationOptions(max_errors=args.max_errors, check_images=not args.no_image_check)
+    report = validate_manifest(args.manifest, args.data_root, options)
     if args.json:
         out.print_json(report.model_dump_json())
     else:
@@ -127,11 +126,10 @@ def print_summary(records: Sequence[EpochRecord]) -> None:
 
 def cmd_train(args: argparse.Namespace) -> int:
     config = build_config(args)
-    from difficultynet.manifest import load_manifest
+    from difficultynet.manifest import ValidationOptions, load_manifest
 
-    manifest = load_manifest(
-        args.manifest, args.data_root, meta_per_class=config.meta_per_class, seed=config.seed
-    )
+    options = ValidationOptions(meta_per_class=config.meta_per_class, seed=config.seed)
+    manifest = load_manifest(args.manifest, args.data_root, options)
     from difficultynet.train import fit
 
     out_dir: Path = args.out

@@ -9,6 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 Method = Literal["ce", "focal", "cb", "cdb", "bsce", "ldam-drw", "dnet", "dnet-bsce"]
 METHODS: tuple[str, ...] = get_args(Method)
 DNET_METHODS: frozenset[str] = frozenset({"dnet", "dnet-bsce"})
+# The base loss of the recommended Difficulty-Net recipe (the dashboard's first preset); chosen from the
+# 3-seed CIFAR-10-LT benchmark, see benchmarks/results/methods-cpu-notes.md.
+RECOMMENDED_DNET_METHOD: Method = "dnet-bsce"
 
 ModelName = Literal["resnet8", "resnet20", "resnet32", "resnet18", "resnet50"]
 MODELS: tuple[str, ...] = get_args(ModelName)
@@ -17,6 +20,10 @@ MetaMode = Literal["full", "head", "driver_only"]
 META_MODES: tuple[str, ...] = get_args(MetaMode)
 
 LrSchedule = Literal["step", "cosine"]
+VirtualLr = Literal["current", "base"]
+PhiOptimizer = Literal["adam", "adamw"]
+DriverSchedule = Literal["constant", "to_zero_at_lr_drop"]
+MetaBatchKind = Literal["random", "class_balanced", "full"]
 Device = str  # "auto" | "cpu" | "cuda" | "cuda:<i>"
 
 
@@ -25,18 +32,73 @@ class _Strict(BaseModel):
 
 
 class DNetConfig(_Strict):
-    """Difficulty-Net hyper-parameters (spec §1.3, §1.9)."""
+    """Difficulty-Net hyper-parameters (spec §1.3, §1.9, and the meta-signal options of issue F).
 
-    meta_mode: MetaMode = "full"
+    The defaults are the library's recommended recipe; :func:`paper_recipe` gives the paper-faithful one
+    (spec §1.7: CE base loss, full virtual step at the current lr, Adam with L2 decay on φ, constant λ).
+    The options and the measured reason for each default are documented on
+    :class:`difficultynet.meta.DifficultyNetLearner` and in ``benchmarks/results/methods-cpu-notes.md``.
+    """
+
+    meta_mode: MetaMode = "head"
     meta_every: int = Field(1, ge=1, le=1000, description="meta update every k iterations")
+    meta_accumulate: int = Field(
+        1, ge=1, le=1000, description="average the φ-gradient over k meta steps before one optimiser step"
+    )
     hidden: int = Field(128, ge=1, le=8192)
     bias: bool = False
     # The paper's 1e-5 was set for 12,800-epoch schedules; short schedules need a faster meta learner
     # (see benchmarks/results/methods-cpu.md for the measured effect).
     lr: float = Field(1e-3, gt=0, le=1.0)
     weight_decay: float = Field(1e-4, ge=0, le=1.0)
+    optimizer: PhiOptimizer = Field("adamw", description="adam: L2 decay in the gradient; adamw: decoupled")
     driver_lambda: float = Field(0.3, ge=0, le=100.0)
+    driver_schedule: DriverSchedule = Field(
+        "to_zero_at_lr_drop", description="constant λ, or λ falling linearly to 0 at 80 % of training"
+    )
+    virtual_lr: VirtualLr = Field(
+        "base", description="step size of the virtual step: the classifier's current lr η_t or its base lr"
+    )
+    normalize_meta_grad: bool = Field(False, description="rescale ∂L_meta/∂w to unit norm every meta step")
+    meta_batch: MetaBatchKind = Field(
+        "full", description="random batches of meta_batch_size, class-balanced batches, or the whole meta set"
+    )
     meta_batch_size: int = Field(100, ge=1, le=4096)
+    meta_feature_refresh: int = Field(
+        10, ge=1, le=10000, description="head mode: recompute the meta set's features every k steps"
+    )
+    defer_frac: float = Field(
+        0.0,
+        ge=0,
+        lt=1.0,
+        description="weights enter the real loss from this fraction of training (DRW-style)",
+    )
+
+
+DNetRecipe = Literal["default", "paper"]
+
+
+def dnet_recipe(name: DNetRecipe, **overrides: object) -> DNetConfig:
+    """A named Difficulty-Net recipe with ``overrides`` applied (validated like any DNetConfig)."""
+    if name == "paper":
+        return paper_recipe(**overrides)
+    return DNetConfig.model_validate(overrides)
+
+
+def paper_recipe(**overrides: object) -> DNetConfig:
+    """The paper-faithful recipe (spec §1.7), exactly as this project ran it before issue F."""
+    values: dict[str, object] = {
+        "meta_mode": "full",
+        "optimizer": "adam",
+        "driver_schedule": "constant",
+        "virtual_lr": "current",
+        "normalize_meta_grad": False,
+        "meta_batch": "random",
+        "meta_feature_refresh": 1,
+        "defer_frac": 0.0,
+        "meta_accumulate": 1,
+    }
+    return DNetConfig.model_validate(values | overrides)
 
 
 class TrainConfig(_Strict):

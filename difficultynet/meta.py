@@ -131,8 +131,22 @@ def head_meta_loss(
 
 @dataclass(frozen=True)
 class MetaStats:
-    driver_loss: torch.Tensor  # detached scalars, kept on device (no host sync in the hot loop)
+    """Detached scalars of one meta step, kept on the device (no host sync in the hot loop)."""
+
+    driver_loss: torch.Tensor
     meta_loss: torch.Tensor | None
+    meta_grad_norm: torch.Tensor  # ‖∂(meta term)/∂φ‖ as applied (after any normalisation); 0 without one
+    driver_grad_norm: torch.Tensor  # ‖∂(λ_t · L_drv)/∂φ‖
+
+
+@dataclass(frozen=True)
+class MetaStepPlan:
+    """The per-step knobs the trainer derives from the schedule (see :class:`DifficultyNetLearner`)."""
+
+    virtual_lr: float  # step size of the virtual step
+    driver_lambda: float  # λ_t
+    refresh_meta_features: bool = True  # head mode: recompute the cached meta-set features now
+    apply_weights: bool = True  # False while a deferred start keeps the real loss unweighted
 
 
 @dataclass(frozen=True)
@@ -145,19 +159,49 @@ class DnetStep:
 
 
 MetaBatch = Callable[[], tuple[torch.Tensor, torch.Tensor]]
+NORM_EPS = 1e-12
+
+
+def _norm(grads: list[torch.Tensor]) -> torch.Tensor:
+    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
 
 
 class DifficultyNetLearner:
-    """Holds φ, its Adam optimiser and the accuracy input a; produces the per-class weights."""
+    """Holds φ, its optimiser and the accuracy input a; produces the per-class weights.
+
+    Options beyond the paper (issue F; defaults in :class:`~difficultynet.config.DNetConfig`), and why:
+
+    * ``virtual_lr="base"``: the virtual step uses the base lr instead of η_t. ∂L_meta/∂w is proportional
+      to the virtual step size (spec §1.7), so with η_t it is ~10× weaker in the warm-up and 100× weaker
+      after the LR drop, where the driver and decay terms took over and pulled w back to uniform
+      (measured: weights 0.88–1.10 at the end of every paper-recipe run).
+    * ``normalize_meta_grad``: rescales ∂L_meta/∂w to unit norm each meta step, which removes the lr
+      dependence altogether (the update is then invariant to the classifier's lr).
+    * ``optimizer="adamw"``: decoupled decay. With Adam's L2 decay the decay term sits in the gradient and,
+      once the meta term is small, Adam turns it into full-size steps towards d = 0.5 (uniform weights).
+    * ``driver_schedule="to_zero_at_lr_drop"``: λ_t = λ · (1 − progress / 0.8)⁺. The driver target
+      1 − a/Σa is nearly constant across classes (spec §1.6), so it is a pull towards uniform weights: useful
+      as a brake early, harmful in the fine-tuning epochs that fix the final accuracy.
+    * ``meta_batch="full"`` with ``meta_feature_refresh``: in head mode the whole balanced meta set is the
+      meta batch, with its features recomputed every k steps; every class contributes to every meta step
+      (a random 100-of-250 batch leaves rare classes' meta terms noisy) at a fraction of the per-step cost.
+    * ``meta_accumulate``: averages the φ-gradient of k consecutive training batches before one step, so rare
+      classes absent from one batch still count (they are absent from 24–60 % of batches on IF100).
+    * ``defer_frac``: φ learns from the start, but its weights enter the real loss only from that fraction
+      of training on (DRW-style).
+    """
 
     def __init__(self, num_classes: int, config: DNetConfig, device: torch.device) -> None:
         self.config = config
         self.net = DifficultyNet(num_classes, config.hidden, bias=config.bias).to(device)
-        self.optimizer = torch.optim.Adam(
+        optimizer_class = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
+        self.optimizer = optimizer_class(
             self.net.parameters(), lr=config.lr, weight_decay=config.weight_decay
         )
         # a = 0 before the first refresh: with no biases d = 0.5 everywhere, i.e. uniform weights (§1.2).
         self.accuracy = torch.zeros(num_classes, device=device)
+        self.pending = 0  # meta steps accumulated into .grad since the last optimiser step
+        self._meta_features: tuple[torch.Tensor, torch.Tensor] | None = None
 
     @torch.no_grad()
     def difficulties(self) -> torch.Tensor:
@@ -171,21 +215,65 @@ class DifficultyNetLearner:
         self.accuracy = accuracy.detach().float().clone()
 
     def meta_update(
-        self, meta_loss_fn: Callable[[torch.Tensor], torch.Tensor] | None, *, retain_graph: bool = False
+        self,
+        meta_loss_fn: Callable[[torch.Tensor], torch.Tensor] | None,
+        driver_lambda: float,
+        *,
+        retain_graph: bool = False,
     ) -> MetaStats:
-        """One Adam step on φ for L = meta_loss(w(φ)) + λ·L_drv(φ) (driver only: ``meta_loss_fn`` None)."""
+        """Accumulate ∇_φ [meta_loss(w(φ)) + λ·L_drv(φ)] and step φ every ``meta_accumulate`` calls.
+
+        ``meta_loss_fn`` None: the driver term alone (driver_only mode).
+        """
         params = list(self.net.parameters())
-        self.optimizer.zero_grad(set_to_none=True)
         difficulty = self.net(self.accuracy)
+        weights = class_weights_from_difficulty(difficulty)
         drv = driver_loss(difficulty, self.accuracy)
-        total = self.config.driver_lambda * drv
+        driver_grads = list(torch.autograd.grad(driver_lambda * drv, params, retain_graph=True))
         meta = None
-        if meta_loss_fn is not None:
-            meta = meta_loss_fn(class_weights_from_difficulty(difficulty))
-            total = total + meta
-        total.backward(inputs=params, retain_graph=retain_graph)
+        if meta_loss_fn is None:
+            meta_grads = [torch.zeros_like(p) for p in params]
+        else:
+            meta = meta_loss_fn(weights)
+            (grad_w,) = torch.autograd.grad(meta, weights, retain_graph=retain_graph)
+            if self.config.normalize_meta_grad:
+                grad_w = grad_w / (torch.linalg.vector_norm(grad_w) + NORM_EPS)
+            meta_grads = list(torch.autograd.grad(weights, params, grad_outputs=grad_w))
+        for param, g_meta, g_drv in zip(params, meta_grads, driver_grads, strict=True):
+            total = g_meta + g_drv
+            param.grad = total if param.grad is None else param.grad + total
+        self.pending += 1
+        if self.pending >= self.config.meta_accumulate:
+            self.flush()
+        return MetaStats(
+            drv.detach(),
+            None if meta is None else meta.detach(),
+            _norm(meta_grads).detach(),
+            _norm(driver_grads).detach(),
+        )
+
+    def flush(self) -> None:
+        """Take the optimiser step on the accumulated (averaged) φ-gradient, if any is pending."""
+        if self.pending == 0:
+            return
+        if self.pending > 1:
+            for param in self.net.parameters():
+                if param.grad is not None:
+                    param.grad.div_(self.pending)
         self.optimizer.step()
-        return MetaStats(drv.detach(), None if meta is None else meta.detach())
+        self.optimizer.zero_grad(set_to_none=True)
+        self.pending = 0
+
+    def _cached_meta_features(
+        self, model: FeatureClassifier, meta_batch: MetaBatch, refresh: bool
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Features of the meta batch under the current backbone (BN in train mode, statistics discarded)."""
+        if refresh or self._meta_features is None:
+            meta_x, meta_y = meta_batch()
+            with torch.no_grad():
+                features = functional_call(model.features, cloned_buffers(model.features), (meta_x,))
+            self._meta_features = (features, meta_y)
+        return self._meta_features
 
     def training_step(
         self,
@@ -195,11 +283,14 @@ class DifficultyNetLearner:
         y: torch.Tensor,
         *,
         meta_batch: MetaBatch,
-        lr: float | torch.Tensor,
+        plan: MetaStepPlan,
         do_meta: bool,
     ) -> DnetStep:
         """Meta update (when ``do_meta``), then the real loss with the updated weights (spec §1.7, 1–6)."""
         mode = self.config.meta_mode
+        lr, lam = plan.virtual_lr, plan.driver_lambda
+        buffers: Tensors | None = None
+        stats: MetaStats | None = None
         if do_meta and mode == "full":
             params: Tensors = dict(model.named_parameters())
             buffers = cloned_buffers(model)
@@ -207,21 +298,22 @@ class DifficultyNetLearner:
             meta_x, meta_y = meta_batch()
             stats = self.meta_update(
                 lambda w: full_meta_loss(model, params, per_sample, y, w, meta_x, meta_y, lr),
+                lam,
                 retain_graph=True,  # the real step back-propagates through the same forward
             )
-            return DnetStep(weighted_batch_loss(per_sample, y, self.weights()), buffers, stats)
-        if do_meta and mode == "head":
+        elif do_meta and mode == "head":
             features = model.forward_features(x)
             per_sample = loss_fn(model.head(features), y)
-            meta_x, meta_y = meta_batch()
-            with torch.no_grad():
-                meta_features = functional_call(model.features, cloned_buffers(model.features), (meta_x,))
+            meta_features, meta_y = self._cached_meta_features(model, meta_batch, plan.refresh_meta_features)
             stats = self.meta_update(
-                lambda w: head_meta_loss(model.head, features, y, loss_fn, w, meta_features, meta_y, lr)
+                lambda w: head_meta_loss(model.head, features, y, loss_fn, w, meta_features, meta_y, lr), lam
             )
-            return DnetStep(weighted_batch_loss(per_sample, y, self.weights()), None, stats)
-        skipped_stats = self.meta_update(None) if do_meta else None  # driver_only, or a skipped iteration
-        return DnetStep(weighted_batch_loss(loss_fn(model(x), y), y, self.weights()), None, skipped_stats)
+        else:
+            per_sample = loss_fn(model(x), y)
+            if do_meta:  # driver_only
+                stats = self.meta_update(None, lam)
+        weights = self.weights() if plan.apply_weights else None
+        return DnetStep(weighted_batch_loss(per_sample, y, weights), buffers, stats)
 
     def export_state(self) -> dict[str, Any]:
         """Plain-Python MLP state (for ``weights.json``) so the weights can be recomputed without torch."""
@@ -247,6 +339,8 @@ class DifficultyNetLearner:
         }
 
     def state_dict(self) -> dict[str, Any]:
+        if self.pending:  # checkpoints are taken at epoch ends, after the trainer's flush
+            raise RuntimeError("flush() the accumulated meta-gradient before taking a checkpoint")
         return {
             "net": self.net.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -254,6 +348,7 @@ class DifficultyNetLearner:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._meta_features = None
         self.net.load_state_dict(state["net"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.accuracy = state["accuracy"].to(self.accuracy.device)

@@ -44,6 +44,24 @@ def lease_key(run_id: str) -> str:
     return f"{KEY_PREFIX}:runs:{run_id}:lease"
 
 
+def lease_owner_worker(owner: str) -> str:
+    """The Celery worker name in a lease owner token ``<worker name>:<pid>:<nonce>`` (``worker.lease``)."""
+    return owner.rsplit(":", 2)[0]
+
+
+def log_key(run_id: str) -> str:
+    """List of the last log lines the workers reported for the run (kept for failure reasons)."""
+    return f"{KEY_PREFIX}:runs:{run_id}:log"
+
+
+WORKER_CAPACITY_INDEX_KEY = f"{KEY_PREFIX}:workers"  # sorted set: worker name -> report expiry (epoch s)
+
+
+def worker_capacity_key(worker: str) -> str:
+    """``WorkerCapacity`` JSON (``difficultynet.memory_estimate``) a live worker refreshes periodically."""
+    return f"{KEY_PREFIX}:workers:{worker}:capacity"
+
+
 def dataset_key(dataset_id: str) -> str:
     """JSON document describing an uploaded dataset (report, manifest path, data root)."""
     return f"{KEY_PREFIX}:datasets:{dataset_id}"

@@ -84,6 +84,20 @@ class ClassColumns(BaseModel):
             )
 
 
+class DNetDiagnostics(BaseModel):
+    """'Is Difficulty-Net learning?': φ-gradient norms (means over the epoch's meta steps) and the learned
+    weights' spread and orientation at the epoch end."""
+
+    model_config = ConfigDict(frozen=True)
+
+    meta_grad_norm: float | None = Field(None, description="‖∂(meta term)/∂φ‖ as applied, epoch mean")
+    driver_grad_norm: float | None = Field(None, description="‖∂(λ_t·L_drv)/∂φ‖, epoch mean")
+    weight_spread: float | None = Field(None, description="max w / min w")
+    spearman_weight_count: float | None = Field(None, description="Spearman ρ(w, train count)")
+    spearman_weight_error: float | None = Field(None, description="Spearman ρ(w, 1 − val acc)")
+    weights_applied: bool = Field(True, description="False while a deferred start keeps the loss unweighted")
+
+
 class EpochRecord(BaseModel):
     """Everything the dashboard shows about one finished epoch."""
 
@@ -106,6 +120,7 @@ class EpochRecord(BaseModel):
     eval_split: Literal["test", "val"] = "test"
     driver_loss: float | None = Field(None, description="DNet only: mean((d - t)^2)")
     meta_loss: float | None = Field(None, description="DNet only: meta CE on the balanced meta set")
+    dnet: DNetDiagnostics | None = Field(None, description="DNet only: is Difficulty-Net learning?")
     classes: ClassColumns
 
     @property

@@ -12,7 +12,11 @@ import torch
 
 from difficultynet.config import TrainConfig
 
-STEP_MILESTONES: tuple[tuple[float, float], ...] = ((0.9, 1e-4), (0.8, 1e-2))  # (fraction of epochs, factor)
+LR_DROP_FRACTION = 0.8  # the step schedule's first drop; also where DNet's λ schedule reaches 0
+STEP_MILESTONES: tuple[tuple[float, float], ...] = (
+    (0.9, 1e-4),
+    (LR_DROP_FRACTION, 1e-2),
+)  # (fraction, factor)
 _EPS = 1e-9
 
 
@@ -37,3 +41,8 @@ def make_scheduler(
     optimizer: torch.optim.Optimizer, steps_per_epoch: int, config: TrainConfig
 ) -> torch.optim.lr_scheduler.LambdaLR:
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, steps_per_epoch, config))
+
+
+def deferred_start_epoch(config: TrainConfig) -> int:
+    """0-based epoch from which Difficulty-Net's weights enter the real loss (``dnet.defer_frac``)."""
+    return math.floor(config.dnet.defer_frac * config.epochs + 1e-9)

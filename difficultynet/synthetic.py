@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from difficultynet.diagnostics import dnet_diagnostics
 from difficultynet.records import ClassColumns, EpochRecord, clean_float, group_of
 
 GROUPS = ("many", "medium", "few")
@@ -112,13 +113,17 @@ def synthetic_records(
         base = np.clip(skill * (0.15 + 0.7 * progress * (0.4 + 0.6 * size_effect)), 0, 1)
         val_acc = np.clip(base + rng.normal(0, 0.03, num_classes), 0, 1)
         test_acc = np.clip(base + rng.normal(0, 0.03, num_classes), 0, 1)
+        difficulty = np.clip(1 - val_acc, 1e-3, 1)
+        weight = (num_classes * difficulty / difficulty.sum()).tolist()
+        dnet = method.startswith("dnet")
         records.append(
             record_from_columns(
                 epoch,
                 counts=counts,
                 val_acc=val_acc.tolist(),
                 test_acc=test_acc.tolist(),
-                difficulty=np.clip(1 - val_acc, 1e-3, 1).tolist(),
+                difficulty=difficulty.tolist(),
+                weight=weight,
                 names=names,
                 run_id=run_id,
                 method=method,
@@ -126,8 +131,17 @@ def synthetic_records(
                 epoch_time_s=epoch_time_s,
                 train_loss=clean_float(2.3 * (1 - 0.8 * progress)),
                 top1=clean_float(float(np.average(test_acc, weights=counts))),
-                driver_loss=0.01 if method.startswith("dnet") else None,
-                meta_loss=1.2 if method.startswith("dnet") else None,
+                driver_loss=0.01 if dnet else None,
+                meta_loss=1.2 if dnet else None,
+                dnet=dnet_diagnostics(
+                    weight,
+                    counts,
+                    val_acc.tolist(),
+                    meta_grad_norm=clean_float(2e-3 * (1 - 0.5 * progress)),
+                    driver_grad_norm=clean_float(1e-3 * max(0.0, 1 - progress / 0.8)),
+                )
+                if dnet
+                else None,
             )
         )
     return records

@@ -16,16 +16,17 @@ import torch
 
 from difficultynet.config import TrainConfig
 from difficultynet.data.augment import augment
-from difficultynet.data.batches import EpochBatches, MetaBatches, seeded_generator
+from difficultynet.data.batches import ClassBalancedBatches, EpochBatches, MetaBatches, seeded_generator
 from difficultynet.data.splits import TensorSplits
 from difficultynet.device import amp_dtype, autocast
+from difficultynet.diagnostics import dnet_diagnostics
 from difficultynet.errors import RunCancelled
 from difficultynet.losses import LossRule, weighted_batch_loss
-from difficultynet.meta import DifficultyNetLearner, MetaStats, commit_buffers
+from difficultynet.meta import DifficultyNetLearner, MetaStats, MetaStepPlan, commit_buffers
 from difficultynet.metrics import ClassAccuracy, class_correct_counts, to_class_accuracy
 from difficultynet.models import FeatureClassifier, create_model
 from difficultynet.records import ClassColumns, EpochRecord, clean_float, group_of
-from difficultynet.schedule import make_scheduler
+from difficultynet.schedule import LR_DROP_FRACTION, deferred_start_epoch, make_scheduler
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ class _EpochTotals:
     def __init__(self, device: torch.device) -> None:
         zero = torch.zeros((), device=device)
         self.loss, self.driver, self.meta = zero.clone(), zero.clone(), zero.clone()
+        self.meta_grad_norm, self.driver_grad_norm = zero.clone(), zero.clone()
         self.steps = self.meta_updates = self.meta_ce_updates = 0
 
     def add(self, outcome: StepOutcome) -> None:
@@ -53,6 +55,8 @@ class _EpochTotals:
         self.steps += 1
         if outcome.stats is not None:
             self.driver += outcome.stats.driver_loss
+            self.meta_grad_norm += outcome.stats.meta_grad_norm
+            self.driver_grad_norm += outcome.stats.driver_grad_norm
             self.meta_updates += 1
             if outcome.stats.meta_loss is not None:
                 self.meta += outcome.stats.meta_loss
@@ -107,6 +111,10 @@ class Trainer:
         self.meta_batches = MetaBatches(
             len(self.splits.meta_y), config.dnet.meta_batch_size, seed=config.seed, device=device
         )
+        self.balanced_meta_batches = ClassBalancedBatches(
+            self.splits.meta_y, config.dnet.meta_batch_size, seed=config.seed
+        )
+        self.total_steps = config.epochs * self.steps_per_epoch
         self.epoch = 0  # completed epochs
         self.global_step = 0
         self.elapsed_s = 0.0
@@ -120,8 +128,30 @@ class Trainer:
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
     def _meta_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
-        idx = next(self.meta_batches)
+        kind = self.config.dnet.meta_batch
+        if kind == "full":
+            return self._prepare(self.splits.meta_x), self.splits.meta_y
+        idx = (
+            self.balanced_meta_batches.batch(self.global_step)
+            if kind == "class_balanced"
+            else next(self.meta_batches)
+        )
         return self._prepare(self.splits.meta_x[idx]), self.splits.meta_y[idx]
+
+    def meta_step_plan(self, step_in_epoch: int) -> MetaStepPlan:
+        """Virtual step size, λ_t, feature refresh and deferral for the current step (DNet methods)."""
+        dnet = self.config.dnet
+        progress = self.global_step / max(self.total_steps, 1)
+        current_lr = float(self.optimizer.param_groups[0]["lr"])
+        lam = dnet.driver_lambda
+        if dnet.driver_schedule == "to_zero_at_lr_drop":
+            lam *= max(0.0, 1.0 - progress / LR_DROP_FRACTION)
+        return MetaStepPlan(
+            virtual_lr=self.config.lr if dnet.virtual_lr == "base" else current_lr,
+            driver_lambda=lam,
+            refresh_meta_features=step_in_epoch % dnet.meta_feature_refresh == 0,
+            apply_weights=self.epoch >= deferred_start_epoch(self.config),
+        )
 
     # ------------------------------------------------------------------ training
     def prepare_train_batch(
@@ -130,7 +160,9 @@ class Trainer:
         """Gather a batch from the uint8 cache, augment it on the device and normalise it."""
         return self._prepare(augment(self.splits.train_x[idx], aug_generator)), self.splits.train_y[idx]
 
-    def train_step(self, x: torch.Tensor, y: torch.Tensor, class_weights: torch.Tensor | None) -> StepOutcome:
+    def train_step(
+        self, x: torch.Tensor, y: torch.Tensor, class_weights: torch.Tensor | None, step_in_epoch: int = 0
+    ) -> StepOutcome:
         """One optimisation step (with the Difficulty-Net meta update where due); no host sync."""
         lr = self.optimizer.param_groups[0]["lr"]
         buffers = None
@@ -141,7 +173,13 @@ class Trainer:
             else:
                 do_meta = self.global_step % self.config.dnet.meta_every == 0
                 step = self.learner.training_step(
-                    self.model, self.loss_fn, x, y, meta_batch=self._meta_batch, lr=lr, do_meta=do_meta
+                    self.model,
+                    self.loss_fn,
+                    x,
+                    y,
+                    meta_batch=self._meta_batch,
+                    plan=self.meta_step_plan(step_in_epoch),
+                    do_meta=do_meta,
                 )
                 loss, buffers, stats = step.loss, step.buffers, step.stats
         self.optimizer.zero_grad(set_to_none=True)
@@ -168,13 +206,15 @@ class Trainer:
         lr = self.config.lr
         for batch_index, idx in enumerate(self.batches.epoch(epoch)):
             x, y = self.prepare_train_batch(idx, aug_generator)
-            outcome = self.train_step(x, y, use_weights)
+            outcome = self.train_step(x, y, use_weights, batch_index)
             totals.add(outcome)
             lr = outcome.lr
             if on_batch is not None:
                 on_batch()
             if should_stop is not None and should_stop():
                 raise RunCancelled(f"run cancelled during epoch {epoch + 1} (after batch {batch_index + 1})")
+        if self.learner is not None:
+            self.learner.flush()  # accumulation never spans an epoch end, so checkpoints stay exact
         record = self._finish_epoch(totals, weights, lr, started)
         self.records.append(record)
         self.epoch += 1
@@ -195,11 +235,22 @@ class Trainer:
         val = self.evaluate(self.splits.meta_x, self.splits.meta_y)
         test = self.evaluate(self.splits.eval_x, self.splits.eval_y)
         val_acc = torch.tensor(val.acc, device=self.device)
+        diagnostics = None
         if self.learner is not None:
             # The weights in effect at the end of this epoch: D_φ(a of the previous epoch), final φ.
             self.weights_input = self.learner.accuracy.clone()
             difficulty = self.learner.difficulties().cpu().tolist()
-            weight = self.learner.weights().cpu().tolist()
+            learned = self.learner.weights().cpu().tolist()
+            applied = self.epoch >= deferred_start_epoch(self.config)
+            weight = learned if applied else [1.0] * self.num_classes
+            diagnostics = dnet_diagnostics(
+                learned,
+                self.splits.train_counts,
+                val.acc,
+                meta_grad_norm=totals.mean_or_none(totals.meta_grad_norm, totals.meta_updates),
+                driver_grad_norm=totals.mean_or_none(totals.driver_grad_norm, totals.meta_updates),
+                weights_applied=applied,
+            )
             self.learner.set_accuracy(val_acc)  # refreshed at epoch end (spec §1.2)
         else:
             difficulty = [1.0 - a for a in val.acc]
@@ -227,6 +278,7 @@ class Trainer:
             eval_split=splits.eval_split,
             driver_loss=totals.mean_or_none(totals.driver, totals.meta_updates),
             meta_loss=totals.mean_or_none(totals.meta, totals.meta_ce_updates),
+            dnet=diagnostics,
             classes=ClassColumns(
                 index=list(range(self.num_classes)),
                 name=list(splits.class_names),

@@ -29,6 +29,7 @@ TORCH_FREE_ENGINE = (
     "errors",
     "demo",
     "settings_types",
+    "diagnostics",
     "files",
     "synthetic",
 )

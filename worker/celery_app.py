@@ -7,12 +7,14 @@ See ``worker/pinning.py`` for the recommended command line (one worker per GPU) 
 from __future__ import annotations
 
 import logging
+import socket
 from typing import Any
 
 import redis
 from celery import Celery, bootsteps
 
 from difficultynet.protocol import QUEUE_GPU, TASK_TRAIN
+from worker.capacity import measure_capacity, publish_capacity, withdraw_capacity
 from worker.pinning import assert_cuda_untouched
 from worker.recovery import recover_orphaned_runs
 from worker.redis_client import connect
@@ -57,7 +59,8 @@ def celery_config(settings: WorkerSettings) -> dict[str, Any]:
 
 def _recovery_step(settings: WorkerSettings) -> type[bootsteps.StartStopStep]:
     class OrphanRecovery(bootsteps.StartStopStep):
-        """Scans for orphaned runs at startup and then periodically (see ``worker/recovery.py``).
+        """Scans for orphaned runs at startup and then periodically (see ``worker/recovery.py``), and
+        keeps this worker's memory capacity advertised for the API's admission check (``worker/capacity.py``).
 
         Runs on the worker's timer, i.e. in the main process's event loop, not in a thread: the prefork
         pool forks a fresh child for every run, and forking while another thread holds a lock (an import
@@ -69,6 +72,8 @@ def _recovery_step(settings: WorkerSettings) -> type[bootsteps.StartStopStep]:
         def __init__(self, parent: Any, **kwargs: Any) -> None:
             super().__init__(parent, **kwargs)
             self.timer_entry: Any = None
+            self.client: redis.Redis | None = None
+            self.worker_name = str(getattr(parent, "hostname", None) or socket.gethostname())
 
         def start(self, parent: Any) -> None:
             assert_cuda_untouched()
@@ -78,11 +83,14 @@ def _recovery_step(settings: WorkerSettings) -> type[bootsteps.StartStopStep]:
                 app.send_task(TASK_TRAIN, args=args, task_id=task_id, queue=QUEUE_GPU)
 
             # Short timeouts and retries: a scan during a Redis outage is skipped, not allowed to stall.
-            client = connect(settings.redis_url, retry_s=0.5, socket_timeout_s=2.0)
+            client = self.client = connect(settings.redis_url, retry_s=0.5, socket_timeout_s=2.0)
+            capacity = measure_capacity(self.worker_name)
+            capacity_ttl_s = max(30.0, 3 * settings.recovery_interval_s)
 
             def scan() -> None:
                 try:
-                    recover_orphaned_runs(client, send)
+                    publish_capacity(client, capacity, capacity_ttl_s)
+                    recover_orphaned_runs(client, send, max_attempts=settings.max_attempts)
                 except redis.RedisError as exc:
                     logger.warning("orphan scan skipped: %r", exc)
 
@@ -92,6 +100,11 @@ def _recovery_step(settings: WorkerSettings) -> type[bootsteps.StartStopStep]:
         def stop(self, parent: Any) -> None:
             if self.timer_entry is not None:
                 self.timer_entry.cancel()
+            if self.client is not None:
+                try:
+                    withdraw_capacity(self.client, self.worker_name)
+                except redis.RedisError as exc:  # it expires by itself
+                    logger.warning("could not withdraw the capacity report: %r", exc)
 
     return OrphanRecovery
 

@@ -48,8 +48,37 @@ FieldValue = str | int | float
 
 
 def owner_token(hostname: str | None = None) -> str:
-    """Unique per task execution; readable so operators can tell which worker holds a run."""
+    """Unique per task execution; readable so operators can tell which worker holds a run.
+
+    ``<worker name>:<pid>:<nonce>``: the API reads the worker name to ping the owner (see
+    :func:`difficultynet.protocol.lease_owner_worker`), and a task child of the same worker reads the
+    pid to see the owner is gone.
+    """
     return f"{hostname or socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _owner_pid(token: str) -> int | None:
+    parts = token.rsplit(":", 2)
+    return int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else None
+
+
+def process_gone(pid: int) -> bool:
+    """True when no live process has ``pid`` (a zombie counts as gone: it will never heartbeat again)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            state = stat.read().rsplit(")", 1)[-1].split()[0]
+        return state in ("Z", "X")
+    except FileNotFoundError:
+        return True
+    except (OSError, IndexError):
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 class RunLease:
@@ -69,14 +98,33 @@ class RunLease:
         return bool(self.client.set(self.key, self.owner, nx=True, px=self.ttl_ms))
 
     def acquire(self, wait_s: float, poll_s: float = 0.25) -> bool:
-        """Take the lease, waiting up to ``wait_s`` for a dead owner's lease to expire."""
+        """Take the lease, waiting up to ``wait_s`` for a dead owner's lease to expire.
+
+        An owner that was a task child of this same worker (the same Celery node, hence the same pid
+        namespace) and whose process is gone is taken over at once instead of waited out: that is the
+        common crash (the child was OOM-killed and the parent redelivered the run to a fresh child).
+        """
         deadline = time.monotonic() + wait_s
         while True:
+            if self.try_acquire():
+                return True
+            self._release_dead_sibling()
             if self.try_acquire():
                 return True
             if time.monotonic() >= deadline:
                 return False
             time.sleep(poll_s)
+
+    def _release_dead_sibling(self) -> None:
+        current = self.client.get(self.key)
+        if not isinstance(current, str):
+            return
+        if protocol.lease_owner_worker(current) != protocol.lease_owner_worker(self.owner):
+            return  # another worker's process: its pid means nothing in this pid namespace
+        pid = _owner_pid(current)
+        dead = pid is not None and pid != os.getpid() and process_gone(pid)
+        if dead and self._release(keys=[self.key], args=[current]):
+            logger.warning("run %s: took over the lease of dead task process %d", self.run_id, pid)
 
     def refresh(self) -> bool:
         """Extend the TTL; False (and ``lost`` set) when another owner took over or the key expired."""

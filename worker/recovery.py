@@ -9,6 +9,11 @@ every ``recovery_interval_s`` (on the worker's own event-loop timer, see ``worke
 extra thread in a process that forks): an expired lease proves the owner stopped heartbeating, so the
 run is flipped back to ``queued`` and sent again. The new task resumes from ``runs_dir/<id>/checkpoint.pt``;
 duplicates (the old message surfacing later) find the run terminal or leased and exit.
+
+Retry budget (``worker/attempts.py``): a run whose worker died ``max_attempts`` times in a row while
+training the same epoch (a poison run, e.g. one that is OOM-killed at start) is not sent again but
+marked ``failed`` with the reason and its last log lines; the task itself applies the same rule when a
+Celery parent redelivers it (``worker/tasks.py``).
 """
 
 from __future__ import annotations
@@ -22,6 +27,9 @@ from typing import Any, cast
 import redis
 
 from difficultynet import protocol
+from worker.attempts import count_deaths, give_up_reason
+from worker.run_log import last_lines
+from worker.settings import DEFAULT_MAX_ATTEMPTS
 
 logger = logging.getLogger(__name__)
 
@@ -51,8 +59,13 @@ def orphaned_runs(client: redis.Redis) -> list[str]:
     return orphans
 
 
-def requeue(client: redis.Redis, run_id: str, send: SendTask) -> bool:
-    """Flip an orphan back to ``queued`` and resend its task; False if it was not (or no longer) orphaned."""
+def requeue(
+    client: redis.Redis, run_id: str, send: SendTask, *, max_attempts: int = DEFAULT_MAX_ATTEMPTS
+) -> bool:
+    """Flip an orphan back to ``queued`` and resend its task, or fail it once its attempts are used up.
+
+    False if it was not (or no longer) orphaned.
+    """
     run_key, lease_key = protocol.run_key(run_id), protocol.lease_key(run_id)
     with client.pipeline(transaction=True) as pipe:
         try:
@@ -60,11 +73,23 @@ def requeue(client: redis.Redis, run_id: str, send: SendTask) -> bool:
             fields = cast(dict[str, str], pipe.hgetall(run_key))
             if fields.get("status") != "running" or pipe.exists(lease_key):
                 return False
+            deaths = count_deaths(fields)  # its worker died: the run is running, but nobody holds it
+            give_up = deaths.in_a_row >= max_attempts
+            update: dict[str, str | int | float] = {"crashes": deaths.crashes}
+            if give_up:
+                reason = give_up_reason(deaths, last_lines(pipe, run_id))
+                update.update(status="failed", error=reason, finished_at=time.time())
+                update["crashes_in_a_row"] = deaths.in_a_row
+            else:  # the next attempt recomputes the same count from the same fields
+                update.update(status="queued", requeued_at=time.time())
             pipe.multi()
-            pipe.hset(run_key, mapping={"status": "queued", "requeued_at": time.time()})
+            pipe.hset(run_key, mapping=update)  # type: ignore[arg-type]
             pipe.execute()
         except redis.WatchError:
             return False  # a worker touched the run meanwhile: it is not orphaned
+    if give_up:
+        logger.error("run %s: failed; its worker died %d times in a row", run_id, deaths.in_a_row)
+        return True
     args = [
         run_id,
         json.loads(fields["config"]),
@@ -81,12 +106,14 @@ def requeue(client: redis.Redis, run_id: str, send: SendTask) -> bool:
     return True
 
 
-def recover_orphaned_runs(client: redis.Redis, send: SendTask) -> list[str]:
-    """Re-queue every orphan; problems with one run are logged and retried at the next scan."""
+def recover_orphaned_runs(
+    client: redis.Redis, send: SendTask, *, max_attempts: int = DEFAULT_MAX_ATTEMPTS
+) -> list[str]:
+    """Re-queue (or give up on) every orphan; problems with one run are logged and retried next scan."""
     recovered = []
     for run_id in orphaned_runs(client):
         try:
-            if requeue(client, run_id, send):
+            if requeue(client, run_id, send, max_attempts=max_attempts):
                 recovered.append(run_id)
         except Exception:
             logger.exception("run %s: re-queue failed; will retry", run_id)

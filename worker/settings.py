@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+DEFAULT_MAX_ATTEMPTS = 3
+
 
 class WorkerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DNET_", env_file=".env", extra="ignore")
@@ -22,6 +24,11 @@ class WorkerSettings(BaseSettings):
     )
     heartbeat_s: float = Field(5.0, gt=0, description="lease refresh interval (< lease_ttl_s / 2)")
     recovery_interval_s: float = Field(15.0, gt=0, description="how often a worker looks for orphaned runs")
+    max_attempts: int = Field(
+        DEFAULT_MAX_ATTEMPTS,
+        ge=1,
+        description="a run whose worker dies this often in a row on the same epoch is failed",
+    )
     redis_retry_s: float = Field(
         60.0, ge=0, description="how long run-state writes retry while Redis is down"
     )

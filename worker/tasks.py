@@ -1,9 +1,10 @@
 """Task ``worker.train``: a thin shell around :func:`difficultynet.train.fit`.
 
 Life of a run on a worker: skip if already terminal → take the run lease (waiting out a dead owner's)
-→ mark ``running`` → ``fit`` with ``resume=True`` (continues from ``runs_dir/<id>/checkpoint.pt`` after a
-crash) while a Redis reporter publishes every epoch and ``should_stop`` polls the cancel flag every batch
-→ mark ``succeeded`` / ``cancelled`` / ``failed``. Every run-hash write is fenced by the lease.
+→ give up (``failed``) if its worker died ``max_attempts`` times in a row on one epoch → mark
+``running`` → ``fit`` with ``resume=True`` (continues from ``runs_dir/<id>/checkpoint.pt`` after a
+crash) while a Redis reporter publishes every epoch and ``should_stop`` polls the cancel flag every
+batch → mark ``succeeded`` / ``cancelled`` / ``failed``. Every run-hash write is fenced by the lease.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import redis
 import torch
@@ -29,10 +30,12 @@ from difficultynet.export import build_weights_export
 from difficultynet.manifest import load_manifest
 from difficultynet.records import EpochRecord
 from difficultynet.train import fit
+from worker.attempts import count_deaths, give_up_reason
 from worker.lease import RunLease, owner_token
 from worker.pinning import CUDA_ENV
 from worker.redis_client import connect
 from worker.reporter import ExportBuilder, RedisReporter
+from worker.run_log import RunLogHandler, last_lines
 from worker.settings import WorkerSettings
 
 logger = logging.getLogger(__name__)
@@ -94,6 +97,14 @@ class TrainingJob:
         return value
 
     def run(self, config: dict[str, Any], manifest_path: str, data_root: str) -> dict[str, Any]:
+        log_handler = RunLogHandler(self._stop_client(), self.run_id)
+        logging.getLogger().addHandler(log_handler)
+        try:
+            return self._run(config, manifest_path, data_root)
+        finally:
+            logging.getLogger().removeHandler(log_handler)
+
+    def _run(self, config: dict[str, Any], manifest_path: str, data_root: str) -> dict[str, Any]:
         status = self.status()
         if status is None or status in protocol.TERMINAL_STATUSES:
             logger.info("run %s: %s, nothing to do", self.run_id, status or "unknown (deleted?)")
@@ -112,7 +123,7 @@ class TrainingJob:
             lease.release()
 
     def _finish(self, lease: RunLease, status: str, error: str = "") -> dict[str, Any]:
-        lease.update({"status": status, "finished_at": time.time(), "error": error[:2000]})
+        lease.update({"status": status, "finished_at": time.time(), "error": error[:4000]})
         self.client.delete(protocol.cancel_key(self.run_id))
         logger.info("run %s: %s%s", self.run_id, status, f" ({error})" if error else "")
         return {"run_id": self.run_id, "status": status, "error": error or None}
@@ -125,15 +136,26 @@ class TrainingJob:
             return {"run_id": self.run_id, "status": status, "skipped": True}
         if self.client.exists(protocol.cancel_key(self.run_id)):
             return self._finish(lease, "cancelled")
+        run = cast(dict[str, str], self.client.hgetall(self.run_key))
+        deaths = count_deaths(run)  # every earlier attempt of a non-terminal run died
+        if deaths.in_a_row >= self.settings.max_attempts:
+            lease.update({"crashes": deaths.crashes, "crashes_in_a_row": deaths.in_a_row})
+            reason = give_up_reason(deaths, last_lines(self.client, self.run_id))
+            return self._finish(lease, "failed", reason)
         started: dict[str, str | int | float] = {
             "status": "running",
             "worker": f"{self.worker_name} (pid {os.getpid()})",
             "error": "",
+            "crashes": deaths.crashes,
+            "crashes_in_a_row": deaths.in_a_row,
+            "attempt_epoch": deaths.epoch,
         }
-        if not self.client.hget(self.run_key, "started_at"):
+        if not run.get("started_at"):
             started["started_at"] = time.time()
         lease.update(started)
-        self.client.hincrby(self.run_key, "attempt", 1)
+        attempt = self.client.hincrby(self.run_key, "attempt", 1)
+        max_attempts = self.settings.max_attempts
+        logger.info("run %s: attempt %s of %d on %s", self.run_id, attempt, max_attempts, self.worker_name)
         try:
             train_config = TrainConfig.model_validate(config)
             manifest = load_manifest(Path(manifest_path), Path(data_root))

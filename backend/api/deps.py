@@ -1,4 +1,4 @@
-"""Shared route dependencies: the service container and bearer-token authentication."""
+"""Shared route dependencies: the service container, bearer-token authentication and browser sessions."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ from typing import Annotated, Any
 
 from fastapi import Cookie, Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from pydantic import SecretStr
 
 from backend.errors import ApiError
+from backend.limits import BadTokenLimiter
 from backend.queue import TaskQueue
 from backend.schemas import ErrorBody
 from backend.services.datasets import DatasetService
@@ -21,6 +23,8 @@ from backend.settings import Settings
 from backend.store import Store
 
 TOKEN_COOKIE = "dnet_token"
+SESSION_MAX_AGE_S = 24 * 3600
+_SESSION_SALT = "dnet-session"
 
 _bearer = HTTPBearer(auto_error=False, description="DNET_API_TOKEN, when the server has one")
 
@@ -48,8 +52,51 @@ def token_matches(given: str | None, expected: SecretStr) -> bool:
     return secrets.compare_digest(given.encode(), expected.get_secret_value().encode())
 
 
+def _sessions(expected: SecretStr) -> URLSafeTimedSerializer:
+    """Signs session cookies with the API token: a new token invalidates every session."""
+    return URLSafeTimedSerializer(expected.get_secret_value(), salt=_SESSION_SALT)
+
+
+def new_session(expected: SecretStr) -> str:
+    """A signed, timestamped session id for the cookie; the token itself never leaves the server."""
+    return _sessions(expected).dumps(secrets.token_urlsafe(16))
+
+
+def session_valid(cookie: str | None, expected: SecretStr) -> bool:
+    if not cookie:
+        return False
+    try:
+        _sessions(expected).loads(cookie, max_age=SESSION_MAX_AGE_S)
+    except BadSignature:  # also SignatureExpired
+        return False
+    return True
+
+
 def _unauthorized() -> ApiError:
     return ApiError(401, "missing or invalid API token", headers={"WWW-Authenticate": "Bearer"})
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def guard_bad_tokens(request: Request, presented: bool, accepted: bool) -> None:
+    """Refuse locked-out addresses (429), count wrong credentials, and raise 401 unless ``accepted``."""
+    limiter: BadTokenLimiter = request.app.state.bad_tokens
+    client = client_address(request)
+    if presented:
+        wait = limiter.retry_after(client)
+        if wait is not None:
+            raise ApiError(
+                429,
+                f"too many wrong API tokens from this address; try again in {wait} s",
+                headers={"Retry-After": str(wait)},
+            )
+    if accepted:
+        return
+    if presented:
+        limiter.record_failure(client)
+    raise _unauthorized()
 
 
 def require_token(
@@ -60,15 +107,17 @@ def require_token(
     expected: SecretStr | None = request.app.state.settings.api_token
     if expected is None:
         return
-    if credentials is None or not token_matches(credentials.credentials, expected):
-        raise _unauthorized()
+    given = credentials.credentials if credentials else None
+    guard_bad_tokens(request, presented=bool(given), accepted=token_matches(given, expected))
 
 
 def require_token_for_browser(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     token: Annotated[str | None, Query(description="API token, for EventSource clients")] = None,
-    dnet_token: Annotated[str | None, Cookie(description="HttpOnly cookie set by POST /api/session")] = None,
+    dnet_token: Annotated[
+        str | None, Cookie(description="signed session cookie set by POST /api/session")
+    ] = None,
 ) -> None:
     """Also accepts ``?token=`` or the session cookie: a browser EventSource cannot set headers.
 
@@ -77,14 +126,16 @@ def require_token_for_browser(
     expected: SecretStr | None = request.app.state.settings.api_token
     if expected is None:
         return
-    given = [credentials.credentials if credentials else None, token, dnet_token]
-    if not any(token_matches(candidate, expected) for candidate in given):
-        raise _unauthorized()
+    tokens = [credentials.credentials if credentials else None, token]
+    accepted = any(token_matches(candidate, expected) for candidate in tokens)
+    accepted = accepted or session_valid(dnet_token, expected)
+    guard_bad_tokens(request, presented=any(tokens) or bool(dnet_token), accepted=accepted)
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` for a route: 401 (token) plus ``codes``, all with the ErrorBody shape."""
-    return {code: {"model": ErrorBody} for code in (401, *codes)}
+    """OpenAPI ``responses`` for a route: 401 and 429 (token, wrong-token limit) plus ``codes``, all with
+    the ErrorBody shape."""
+    return {code: {"model": ErrorBody} for code in (401, 429, *codes)}

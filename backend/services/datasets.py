@@ -2,7 +2,9 @@
 
 Ids are content addresses, so uploading the same thing twice returns the existing dataset:
 CSV → sha256(manifest bytes, resolved base folder); zip → sha256(archive bytes).
-Validation (which opens every image) and all file work run in a worker thread.
+Validation (which opens each distinct image once) and all file work run in a worker thread, at most
+``DNET_MAX_CONCURRENT_UPLOADS`` at a time per API process; more answer 429 with Retry-After. Of a zip,
+only the manifest and the files it names are kept, within the data-root quota (``DNET_MAX_DATA_GB``).
 """
 
 from __future__ import annotations
@@ -12,23 +14,27 @@ import logging
 import os
 import time
 import uuid
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, Literal
 
+import anyio
 from starlette.concurrency import run_in_threadpool
 
-from backend.errors import Conflict, NotFound, Unprocessable, field_error
+from backend.errors import ApiError, Conflict, NotFound, Unprocessable, field_error
 from backend.services import zipbundle
+from backend.services.quota import DataQuota
 from backend.settings import Settings
 from backend.store import Store, StoredDataset
-from difficultynet.manifest import ManifestReport, validate_manifest
+from difficultynet.manifest import ManifestReport, ValidationOptions, row_paths, validate_manifest
 
 logger = logging.getLogger(__name__)
 
 ID_LENGTH = 16
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 _CHUNK = 1024 * 1024
+BUSY_RETRY_AFTER_S = 5
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,11 @@ class DatasetService:
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings = settings
         self.store = store
+        self.validation = ValidationOptions(max_rows=settings.max_manifest_rows)
+        self.quota = DataQuota(settings.data_root, settings.max_data_bytes)
+        # Uploads being hashed, validated or unpacked by this process; refused (not queued) beyond it.
+        self._busy = anyio.CapacityLimiter(settings.max_concurrent_uploads)
+        self._bundle_limits = zipbundle.BundleLimits(settings.max_zip_files, settings.max_unzipped_bytes)
 
     # -- queries ------------------------------------------------------------------------------------
 
@@ -104,6 +115,22 @@ class DatasetService:
     # -- upload -------------------------------------------------------------------------------------
 
     async def upload(self, filename: str | None, file: IO[bytes], base: str) -> UploadResult:
+        try:
+            self._busy.acquire_nowait()
+        except anyio.WouldBlock:
+            limit = self.settings.max_concurrent_uploads
+            raise ApiError(
+                429,
+                f"{limit} upload(s) are being validated already (the limit per API process); "
+                f"try again in {BUSY_RETRY_AFTER_S} seconds",
+                headers={"Retry-After": str(BUSY_RETRY_AFTER_S)},
+            ) from None
+        try:
+            return await self._upload(filename, file, base)
+        finally:
+            self._busy.release()
+
+    async def _upload(self, filename: str | None, file: IO[bytes], base: str) -> UploadResult:
         head = await run_in_threadpool(_peek, file)
         is_zip = (filename or "").lower().endswith(".zip") or head.startswith(ZIP_MAGIC)
         if is_zip:
@@ -146,7 +173,7 @@ class DatasetService:
             folder = (root / base).resolve()
             inside, exists = folder.is_relative_to(root), folder.is_dir()
         except (OSError, RuntimeError, ValueError) as exc:  # name too long, symlink loop, ...
-            raise field_error("base", f"unusable folder name ({type(exc).__name__})") from exc
+            raise field_error("base", "unusable folder name (too long, or a loop of symbolic links)") from exc
         if not inside:
             raise field_error("base", "must stay inside the data root")
         if not exists:
@@ -154,45 +181,60 @@ class DatasetService:
         return folder
 
     def _prepare_csv(self, dataset_id: str, raw: bytes, base_dir: Path) -> _Prepared:
-        report = validate_manifest(raw, base_dir, max_rows=self.settings.max_manifest_rows)
+        report = validate_manifest(raw, base_dir, self.validation)
         if not report.ok:
             raise _invalid_manifest(report)
         folder = self._folder(dataset_id)
-        folder.mkdir(parents=True, exist_ok=True)
         manifest_path = folder / "manifest.csv"
-        partial = folder / f".manifest-{uuid.uuid4().hex}.tmp"
-        partial.write_bytes(raw)
-        os.replace(partial, manifest_path)  # atomic: readers never see half a manifest
+        with self.quota.reserve(len(raw)):
+            folder.mkdir(parents=True, exist_ok=True)
+            partial = folder / f".manifest-{uuid.uuid4().hex}.tmp"
+            partial.write_bytes(raw)
+            os.replace(partial, manifest_path)  # atomic: readers never see half a manifest
         return _Prepared("csv", manifest_path, base_dir, report)
 
     def _prepare_zip(self, dataset_id: str, file: IO[bytes]) -> _Prepared:
-        limits = zipbundle.BundleLimits(self.settings.max_zip_files, self.settings.max_unzipped_bytes)
         self.settings.uploads_dir.mkdir(parents=True, exist_ok=True)
         # Unpack beside the final folder (same filesystem) so publishing it is one atomic rename.
         staging = self.settings.uploads_dir / f".incoming-{uuid.uuid4().hex}"
         staging.mkdir()
         try:
             with zipbundle.open_archive(file) as archive:
-                members = zipbundle.vet_members(archive, limits)
-                manifest_rel = zipbundle.find_manifest(members)
-                zipbundle.extract_members(archive, members, staging, limits)
-            staged_manifest = staging / manifest_rel
-            report = validate_manifest(
-                staged_manifest, staged_manifest.parent, max_rows=self.settings.max_manifest_rows
-            )
+                members = zipbundle.vet_members(archive, self._bundle_limits)
+                manifest = zipbundle.find_manifest(members)
+                self._extract(archive, [manifest], staging)
+                manifest_rel = PurePosixPath(manifest.filename)
+                raw = (staging / manifest_rel).read_bytes()
+                # Keep only what the rows name: unreferenced padding never reaches the disk.
+                named = zipbundle.named_members(members, manifest, row_paths(raw, self.validation.max_rows))
+                self._extract(archive, named, staging)
+            report = validate_manifest(raw, (staging / manifest_rel).parent, self.validation)
             if not report.ok:
                 raise _invalid_manifest(report)
-            final = self._folder(dataset_id)
-            try:
-                staging.rename(final)
-            except OSError:
-                if not (final / manifest_rel).is_file():
-                    raise
-                # Same content id published concurrently: identical files are already in place.
-            manifest_path = final / manifest_rel
+            skipped = len(members) - 1 - len(named)
+            if skipped:
+                note = f"{skipped} file(s) in the bundle are not named by the manifest and were not kept"
+                report = report.model_copy(update={"notes": [*report.notes, note]})
+            manifest_path = self._publish(staging, dataset_id, manifest_rel)
             return _Prepared("zip", manifest_path, manifest_path.parent, report)
         finally:
             zipbundle.remove_tree(staging)
+
+    def _extract(self, archive: zipfile.ZipFile, members: list[zipfile.ZipInfo], staging: Path) -> None:
+        """Unpack ``members`` into ``staging`` within the data-root quota (declared sizes are enforced)."""
+        with self.quota.reserve(sum(info.file_size for info in members)):
+            zipbundle.extract_members(archive, members, staging, self._bundle_limits)
+
+    def _publish(self, staging: Path, dataset_id: str, manifest_rel: PurePosixPath) -> Path:
+        """Move the staged bundle to its final folder (one atomic rename); the stored manifest's path."""
+        final = self._folder(dataset_id)
+        try:
+            staging.rename(final)
+        except OSError:
+            if not (final / manifest_rel).is_file():
+                raise
+            # Same content id published concurrently: identical files are already in place.
+        return final / manifest_rel
 
 
 def _peek(file: IO[bytes]) -> bytes:

@@ -22,7 +22,10 @@ from backend.queue import TaskQueue
 from backend.schemas import RunCreate, RunRead
 from backend.settings import Settings
 from backend.store import ACTIVE_STATUSES, RunHash, Store
-from difficultynet.config import TrainConfig
+from difficultynet.config import TrainConfig, dnet_recipe
+from difficultynet.manifest import ManifestReport
+from difficultynet.memory_estimate import WorkerCapacity, host_ram_bytes, shortfall
+from difficultynet.protocol import lease_owner_worker
 
 logger = logging.getLogger(__name__)
 
@@ -32,12 +35,13 @@ _FIELD_FOR_LOC = {"dnet.meta_mode": "meta_mode", "dnet.meta_every": "meta_every"
 
 def train_config(body: RunCreate) -> TrainConfig:
     """The full TrainConfig for a request; its own validators have the last word (422 on failure)."""
-    dnet: dict[str, Any] = {"meta_mode": body.meta_mode, "meta_every": body.meta_every}
+    overrides: dict[str, Any] = {"meta_mode": body.meta_mode, "meta_every": body.meta_every}
     if body.dnet_lr is not None:
-        dnet["lr"] = body.dnet_lr
+        overrides["lr"] = body.dnet_lr
     fields = body.model_dump(include={"method", "model", "epochs", "batch_size", "lr", "seed", "device"})
-    fields.update(num_threads=body.num_threads, image_size=body.image_size, dnet=dnet)
+    fields.update(num_threads=body.num_threads, image_size=body.image_size)
     try:
+        fields["dnet"] = dnet_recipe(body.dnet_recipe, **overrides)
         return TrainConfig.model_validate(fields)
     except ValidationError as exc:
         errors = pydantic_errors(exc.errors())
@@ -77,6 +81,7 @@ def to_read(run: RunHash, *, cancel_requested: bool, now: float | None = None) -
         worker=run.worker,
         device=run.device,
         attempt=run.attempt,
+        crashes=run.crashes,
         cancel_requested=cancel_requested and not run.is_terminal,
     )
 
@@ -122,6 +127,7 @@ class RunService:
             raise field_error("dataset_id", f"dataset {body.dataset_id!r} not found")
         if body.baseline_run_id is not None and await self.store.get_run(body.baseline_run_id) is None:
             raise field_error("baseline_run_id", f"run {body.baseline_run_id!r} not found")
+        await self._check_memory(config, dataset.report)
         run_id = uuid.uuid4().hex
         now = time.time()
         async with self._admission:
@@ -168,8 +174,19 @@ class RunService:
         logger.info("run %s queued (%s/%s, %d epochs)", run_id, config.method, config.model, config.epochs)
         return await self.read(run_id)
 
+    async def _check_memory(self, config: TrainConfig, report: ManifestReport) -> None:
+        """422 for a run that cannot fit any live worker (or, before any worker reported, this host's RAM):
+        it would be OOM-killed at start, attempt after attempt."""
+        capacities = await self.store.worker_capacities()
+        if not capacities:
+            capacities = [WorkerCapacity(worker="this API host", ram_bytes=host_ram_bytes())]
+        reason = shortfall(config, len(report.classes), report.num_rows, capacities)
+        if reason is not None:
+            raise field_error("batch_size", reason)
+
     async def cancel(self, run_id: str) -> RunRead:
-        """Cooperative: the worker polls the flag every batch. A queued run is cancelled right here."""
+        """Cooperative: the worker polls the flag every batch. A queued run is cancelled right here, and
+        so is a running run whose worker is gone (lease expired, or its worker answers no ping)."""
         run = await self.get(run_id)
         if run.status in ("succeeded", "failed"):
             raise Conflict(f"run already {run.status}")
@@ -177,12 +194,35 @@ class RunService:
             return await self.read(run_id)
         await self.store.request_cancel(run_id)
         finished: dict[str, str | float] = {"status": "cancelled", "finished_at": time.time(), "error": ""}
-        if run.status == "queued" and await self.store.transition(run_id, "queued", finished):
+        cancelled_here = False
+        if run.status == "queued":
+            cancelled_here = await self.store.transition(run_id, "queued", finished)
+        elif run.status == "running":
+            cancelled_here = await self._cancel_if_orphaned(run_id, finished)
+        if cancelled_here:
             try:
                 await run_in_threadpool(self.queue.revoke, run.task_id or run_id)
             except Exception:  # the worker skips terminal runs anyway; revoke only saves it the trip
-                logger.warning("revoke of queued run %s failed", run_id, exc_info=True)
+                logger.warning("revoke of run %s failed", run_id, exc_info=True)
         return await self.read(run_id)
+
+    async def _cancel_if_orphaned(self, run_id: str, finished: dict[str, str | float]) -> bool:
+        """Nobody would act on the cancel flag before the dead owner's lease expires and the run is
+        re-queued (up to the lease TTL): finish the cancel here instead. A live owner stops by itself."""
+        owner = await self.store.lease_owner(run_id)
+        if owner is not None:
+            worker = lease_owner_worker(owner)
+            try:
+                alive = await run_in_threadpool(self.queue.worker_alive, worker)
+            except Exception:  # broker trouble: do not guess, the worker (if alive) stops within a batch
+                logger.warning("could not ping worker %s for run %s", worker, run_id, exc_info=True)
+                return False
+            if alive:
+                return False
+        if await self.store.cancel_orphan(run_id, owner, finished):
+            logger.info("run %s cancelled at once: its worker %s is gone", run_id, owner or "(no lease)")
+            return True
+        return False
 
     async def delete(self, run_id: str) -> None:
         """Refused while queued or running (cancel first), so a worker never writes to a deleted run."""
@@ -190,6 +230,7 @@ class RunService:
         if run.status in ACTIVE_STATUSES:
             raise Conflict(f"run is {run.status}; cancel it before deleting")
         await self.store.delete_run(run_id)
+        await run_in_threadpool(self.queue.forget, run.task_id or run_id)
         await run_in_threadpool(shutil.rmtree, self.settings.runs_dir / run_id, True)
 
     async def epochs(self, run_id: str, after: int, limit: int) -> tuple[RunHash, list[tuple[int, str]]]:

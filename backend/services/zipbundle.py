@@ -3,11 +3,13 @@
 Every entry is vetted before anything is written: no absolute or drive-qualified names, no ``..``, no
 symlinks or device files (unix mode in ``external_attr``), no encryption, no duplicate names, and caps on
 the entry count and the total uncompressed size. Extraction then re-counts the bytes actually inflated,
-because the sizes in the central directory are attacker-controlled.
+because the sizes in the central directory are attacker-controlled. Only the manifest and the files its
+rows name are extracted: unreferenced padding never reaches the disk.
 """
 
 from __future__ import annotations
 
+import posixpath
 import shutil
 import stat
 import zipfile
@@ -80,20 +82,29 @@ def vet_members(archive: zipfile.ZipFile, limits: BundleLimits) -> list[zipfile.
     return files
 
 
-def find_manifest(members: list[zipfile.ZipInfo]) -> PurePosixPath:
+def find_manifest(members: list[zipfile.ZipInfo]) -> zipfile.ZipInfo:
     """The shallowest CSV; ``manifest.csv`` breaks a tie (bundles often wrap everything in one folder)."""
-    csvs = [PurePosixPath(m.filename) for m in members if m.filename.lower().endswith(".csv")]
+    csvs = [(PurePosixPath(m.filename), m) for m in members if m.filename.lower().endswith(".csv")]
     if not csvs:
         raise Unprocessable("zip bundle has no manifest (.csv) file")
-    depth = min(len(p.parts) for p in csvs)
-    shallowest = [p for p in csvs if len(p.parts) == depth]
+    depth = min(len(path.parts) for path, _ in csvs)
+    shallowest = [(path, m) for path, m in csvs if len(path.parts) == depth]
     if len(shallowest) == 1:
-        return shallowest[0]
-    named = [p for p in shallowest if p.name.lower() == MANIFEST_NAME]
+        return shallowest[0][1]
+    named = [m for path, m in shallowest if path.name.lower() == MANIFEST_NAME]
     if len(named) == 1:
         return named[0]
-    names = ", ".join(sorted(str(p) for p in shallowest)[:5])
+    names = ", ".join(sorted(str(path) for path, _ in shallowest)[:5])
     raise Unprocessable(f"zip bundle has several candidate manifests ({names}); name one {MANIFEST_NAME!r}")
+
+
+def named_members(
+    members: list[zipfile.ZipInfo], manifest: zipfile.ZipInfo, row_paths: list[str]
+) -> list[zipfile.ZipInfo]:
+    """The members the manifest's rows name (relative to the manifest's folder), the manifest excluded."""
+    folder = posixpath.dirname(posixpath.normpath(manifest.filename))
+    wanted = {posixpath.normpath(posixpath.join(folder, path.replace("\\", "/"))) for path in row_paths}
+    return [info for info in members if info is not manifest and posixpath.normpath(info.filename) in wanted]
 
 
 def extract_members(
@@ -119,7 +130,9 @@ def extract_members(
                         raise PayloadTooLarge(f"zip unpacks to more than {limits.max_bytes} bytes")
                     sink.write(chunk)
         except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError) as exc:
-            raise UnsafeBundle(info.filename, f"cannot be decompressed ({exc})") from exc
+            raise UnsafeBundle(
+                info.filename, "cannot be decompressed (corrupt data, or an unsupported compression method)"
+            ) from exc
         except (FileExistsError, NotADirectoryError) as exc:
             raise UnsafeBundle(
                 info.filename, "collides with another entry (file vs folder, or case)"
@@ -130,7 +143,7 @@ def open_archive(file: IO[bytes]) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(file)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
-        raise ApiError(422, f"not a readable zip archive ({exc})") from exc
+        raise ApiError(422, "not a readable zip archive (truncated or corrupt)") from exc
 
 
 def remove_tree(path: Path) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 from dash.development.base_component import Component
+from pydantic import ValidationError
 
 from dashboard import ids
 from dashboard.api_client import ApiClient, ApiError, ApiValidationError
@@ -16,7 +17,7 @@ from dashboard.components.alerts import alert
 from dashboard.components.layout import field as form_field
 from dashboard.components.layout import section
 from dashboard.models import RunRequest
-from difficultynet.config import META_MODES, METHODS, MODELS, DNetConfig, TrainConfig
+from difficultynet.config import META_MODES, METHODS, MODELS, RECOMMENDED_DNET_METHOD, DNetConfig, TrainConfig
 
 logger = logging.getLogger(__name__)
 
@@ -49,41 +50,54 @@ class Preset:
     hint: str
 
 
+_DNET_DEFAULTS = DNetConfig()
 PRESETS: dict[str, Preset] = {
-    ids.NEW_RUN_PRESET_FAITHFUL: Preset(
-        "Faithful DNet",
-        {"method": "dnet", "meta_mode": "full", "meta_every": 1},
-        "Difficulty-Net with the paper's bilevel step over all parameters.",
+    ids.NEW_RUN_PRESET_RECOMMENDED: Preset(
+        "Recommended DNet",
+        {
+            "method": RECOMMENDED_DNET_METHOD,
+            "dnet_recipe": "default",
+            "meta_mode": _DNET_DEFAULTS.meta_mode,
+            "meta_every": _DNET_DEFAULTS.meta_every,
+        },
+        "Difficulty-Net with the library's recipe: a meta-signal that survives the LR schedule, "
+        "the whole balanced meta set each step, close to plain training cost.",
     ),
-    ids.NEW_RUN_PRESET_FAST: Preset(
-        "Fast DNet",
-        {"method": "dnet", "meta_mode": "head", "meta_every": 1},
-        "Difficulty-Net with the virtual step on the classifier only: close to plain training cost.",
+    ids.NEW_RUN_PRESET_FAITHFUL: Preset(
+        "Paper DNet",
+        {"method": "dnet", "dnet_recipe": "paper", "meta_mode": "full", "meta_every": 1},
+        "Difficulty-Net exactly as the paper describes it: cross-entropy, bilevel step over all "
+        "parameters at the current lr, Adam with L2 decay, constant driver weight.",
     ),
     ids.NEW_RUN_PRESET_CE: Preset(
         "CE baseline",
-        {"method": "ce", "meta_mode": "full", "meta_every": 1},
+        {"method": "ce", "dnet_recipe": "default", "meta_mode": _DNET_DEFAULTS.meta_mode, "meta_every": 1},
         "Plain cross-entropy: the baseline for the per-class gains chart.",
     ),
 }
-PRESET_FIELDS: tuple[str, ...] = ("method", "meta_mode", "meta_every")
+PRESET_FIELDS: tuple[str, ...] = ("method", "dnet_recipe", "meta_mode", "meta_every")
+RECIPE_LABELS: dict[str, str] = {
+    "default": "default — the library's recipe (recommended)",
+    "paper": "paper — as published (its weights fade when the LR drops)",
+}
 
 _DEFAULTS = TrainConfig()
-_DNET_DEFAULTS = DNetConfig()
 
 
 def _number(
     field_name: str, control_id: str, value: float | int | None, *, step: str, minimum: float
 ) -> Component:
+    """A text box for a number: a browser number input turns what it cannot parse (or what breaks its
+    ``min``) into an empty value, and the form would then silently use the default. Here the server sees
+    exactly what was typed and says what is wrong with it (:func:`check_numbers`)."""
+    del step, minimum  # ranges are TrainConfig's own, checked by check_numbers
     return dcc.Input(
         id=control_id,
-        type="number",
-        value=value,
-        step=step,
-        min=minimum,
+        type="text",
+        value=None if value is None else f"{value:g}",
         debounce=False,
         className="input",
-        required=field_name not in ("dnet_lr",),
+        required=field_name not in OPTIONAL_NUMBERS,
     )
 
 
@@ -193,6 +207,20 @@ def layout(dataset: str | None = None, **_query: str) -> html.Div:
                         html.Div(
                             [
                                 form_field(
+                                    "Recipe",
+                                    ids.NEW_RUN_DNET_RECIPE,
+                                    dcc.RadioItems(
+                                        id=ids.NEW_RUN_DNET_RECIPE,
+                                        value="default",
+                                        options=[
+                                            {"label": label, "value": value}
+                                            for value, label in RECIPE_LABELS.items()
+                                        ],
+                                        className="radio-list",
+                                    ),
+                                    error_id=err("dnet_recipe"),
+                                ),
+                                form_field(
                                     "Meta mode",
                                     ids.NEW_RUN_META_MODE,
                                     dcc.RadioItems(
@@ -284,28 +312,79 @@ class SubmitResult:
     field_errors: dict[str, str] = field(default_factory=dict)
 
 
-def _optional_int(value: Any) -> int | None:
-    return int(value) if isinstance(value, int | float) and float(value).is_integer() else None
+INT_FIELDS: frozenset[str] = frozenset({"epochs", "batch_size", "seed", "meta_every"})
+FLOAT_FIELDS: frozenset[str] = frozenset({"lr", "dnet_lr"})
+OPTIONAL_NUMBERS: frozenset[str] = frozenset({"dnet_lr"})
+# form field → (TrainConfig location, where a validation error of that location is shown)
+_CONFIG_FIELDS: dict[str, tuple[str, ...]] = {
+    "epochs": ("epochs",),
+    "batch_size": ("batch_size",),
+    "lr": ("lr",),
+    "seed": ("seed",),
+    "meta_every": ("dnet", "meta_every"),
+    "dnet_lr": ("dnet", "lr"),
+}
+
+
+def _parse_number(name: str, value: Any) -> tuple[int | float | None, str | None]:
+    """(number, None) or (None, plain-words problem) for what the user typed into a number field."""
+    text = str(value).strip() if value is not None else ""
+    if not text:
+        return None, None if name in OPTIONAL_NUMBERS else "required: enter a value"
+    try:
+        number = float(text)
+    except ValueError:
+        return None, f"“{text}” is not a number"
+    if number != number or number in (float("inf"), float("-inf")):
+        return None, f"“{text}” is not a finite number"
+    if name in INT_FIELDS:
+        if not number.is_integer():
+            return None, "must be a whole number"
+        return int(number), None
+    return number, None
+
+
+def check_numbers(values: dict[str, Any]) -> tuple[dict[str, int | float], dict[str, str]]:
+    """Parse every number field and check it against TrainConfig's ranges: all problems at once."""
+    numbers: dict[str, int | float] = {}
+    problems: dict[str, str] = {}
+    for name in sorted(INT_FIELDS | FLOAT_FIELDS):
+        number, problem = _parse_number(name, values.get(name))
+        if problem:
+            problems[name] = problem
+        elif number is not None:
+            numbers[name] = number
+    candidate: dict[str, Any] = {"dnet": {}}
+    for name, number in numbers.items():
+        location = _CONFIG_FIELDS[name]
+        (candidate["dnet"] if location[0] == "dnet" else candidate)[location[-1]] = number
+    try:
+        TrainConfig.model_validate(candidate)
+    except ValidationError as exc:
+        for error in exc.errors():
+            location = tuple(str(part) for part in error["loc"])
+            for name, config_location in _CONFIG_FIELDS.items():
+                if location == config_location and name in numbers:
+                    problems.setdefault(name, error["msg"])
+    return numbers, problems
 
 
 def submit_run(api: ApiClient, values: dict[str, Any]) -> SubmitResult:
-    """POST the form; on 422 map each error to its field (unknown fields go to the alert)."""
-    numbers_as_int = {"epochs", "batch_size", "seed", "meta_every"}
+    """Check every field, POST the form only when all are valid; on 422 map each error to its field."""
+    numbers, problems = check_numbers(values)
     clean: dict[str, Any] = {}
-    problems: dict[str, str] = {}
     for name in FIELDS:
-        value = values.get(name)
-        if value in ("", None):
+        if name in INT_FIELDS or name in FLOAT_FIELDS:
+            if name in numbers:
+                clean[name] = numbers[name]
             continue
-        if name in numbers_as_int:
-            as_int = _optional_int(value)
-            if as_int is None:
-                problems[name] = "must be a whole number"
-                continue
-            value = as_int
-        clean[name] = value
+        value = values.get(name)
+        if value not in ("", None):
+            clean[name] = value
     if problems:
-        return SubmitResult(alert=alert("Please fix the highlighted fields."), field_errors=problems)
+        count = len(problems)
+        message = f"Please fix the {count} highlighted field{'s' if count > 1 else ''}: no run was started."
+        return SubmitResult(alert=alert(message), field_errors=problems)
     try:
         run = api.create_run(RunRequest.model_validate(clean))
     except ApiValidationError as exc:
@@ -352,7 +431,12 @@ def register_callbacks(app: Dash, api: ApiClient) -> None:
     @app.callback(
         [
             Output(control, "value", allow_duplicate=True)
-            for control in (ids.NEW_RUN_METHOD, ids.NEW_RUN_META_MODE, ids.NEW_RUN_META_EVERY)
+            for control in (
+                ids.NEW_RUN_METHOD,
+                ids.NEW_RUN_DNET_RECIPE,
+                ids.NEW_RUN_META_MODE,
+                ids.NEW_RUN_META_EVERY,
+            )
         ],
         [Input(button_id, "n_clicks") for button_id in PRESETS],
         prevent_initial_call=True,
@@ -371,6 +455,7 @@ def register_callbacks(app: Dash, api: ApiClient) -> None:
         "batch_size": ids.NEW_RUN_BATCH_SIZE,
         "lr": ids.NEW_RUN_LR,
         "seed": ids.NEW_RUN_SEED,
+        "dnet_recipe": ids.NEW_RUN_DNET_RECIPE,
         "meta_mode": ids.NEW_RUN_META_MODE,
         "meta_every": ids.NEW_RUN_META_EVERY,
         "device": ids.NEW_RUN_DEVICE,

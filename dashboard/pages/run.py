@@ -21,6 +21,7 @@ from dashboard.api_client import ApiClient, ApiError, ApiNotFound
 from dashboard.components.a11y import aria
 from dashboard.components.alerts import alert
 from dashboard.components.cards import headline_cards
+from dashboard.components.dnet_health import dnet_health_panel
 from dashboard.components.layout import field as form_field
 from dashboard.components.layout import section
 from dashboard.exports import records_to_csv, records_to_jsonl
@@ -66,6 +67,9 @@ def progress_text(run: Run) -> str:
         parts.append(f"top-1 {percent(run.top1)} · balanced {percent(run.balanced_acc)}")
     if run.device or run.worker:
         parts.append(f"on {run.device or '?'} ({run.worker or 'worker ?'})")
+    if run.crashes:
+        resumed = "" if run.terminal else ", resumed from the last checkpoint"
+        parts.append(f"worker process died {run.crashes}×{resumed}")
     return " · ".join(parts)
 
 
@@ -121,6 +125,7 @@ class RunPollUpdate:
     cancel_disabled: Any = no_update
     interval_disabled: Any = no_update
     alert: Any = no_update
+    dnet_health: Any = no_update
 
     def as_outputs(self) -> dict[str, Any]:
         # not dataclasses.asdict: it deep-copies values, and a dash.Patch cannot be deep-copied
@@ -230,6 +235,8 @@ def poll(
         elif new:
             update.curves = figures.curves_patch(new, metric, next_state.picks)
             update.heatmap = figures.heatmap_patch(new)
+        if new or rebuild:
+            update.dnet_health = dnet_health_panel(records[-1])
     if latest != state.latest or rebuild:
         update.slider_max = max(latest, 1)
         update.slider_marks = slider_marks(latest)
@@ -432,6 +439,11 @@ def layout(run_id: str = "", poll_interval_ms: int = 1000, **_query: str) -> htm
                 section_id="run-progress-section",
             ),
             section(
+                "Is DNet learning?",
+                html.Div(id=ids.RUN_DNET_HEALTH, children=dnet_health_panel(None)),
+                section_id="run-dnet-health-section",
+            ),
+            section(
                 "Difficulty curves",
                 html.Div(
                     [
@@ -576,6 +588,7 @@ def register_callbacks(app: Dash, api: ApiClient) -> None:
             "cancel_disabled": Output(ids.RUN_CANCEL_BUTTON, "disabled"),
             "interval_disabled": Output(ids.RUN_INTERVAL, "disabled"),
             "alert": Output(ids.RUN_ALERT, "children"),
+            "dnet_health": Output(ids.RUN_DNET_HEALTH, "children"),
         },
         inputs={
             "_tick": Input(ids.RUN_INTERVAL, "n_intervals"),

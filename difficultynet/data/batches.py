@@ -112,3 +112,32 @@ class MetaBatches(Iterator[Tensor]):
         if mine != theirs:
             raise ValueError(f"meta batch state is for (n, batch_size, seed)={theirs}, not {mine}")
         self.pass_index, self.position, self._order = int(state["pass"]), int(state["position"]), None
+
+
+class ClassBalancedBatches:
+    """Meta batches with the same number of images from every class (``batch_size // C``, at least one).
+
+    Batch ``k`` is drawn from ``(seed, "meta-balanced", k)`` alone, so there is no state to checkpoint.
+    Classes with fewer images than the per-class quota contribute all of theirs.
+    """
+
+    def __init__(self, labels: Tensor, batch_size: int, *, seed: int) -> None:
+        if labels.numel() < 1 or batch_size < 1:
+            raise ValueError("need at least one labelled image and batch_size >= 1")
+        self.seed = seed
+        self.members = self._members(labels)
+        self.per_class = max(1, batch_size // len(self.members))
+
+    @staticmethod
+    def _members(labels: Tensor) -> list[Tensor]:
+        order = torch.argsort(labels, stable=True)
+        counts = torch.bincount(labels).tolist()
+        return [group for group in order.split(counts) if group.numel()]
+
+    def batch(self, index: int) -> Tensor:
+        generator = seeded_generator(self.seed, "meta-balanced", index)
+        picks = [
+            group[torch.randperm(group.numel(), generator=generator)[: self.per_class].to(group.device)]
+            for group in self.members
+        ]
+        return torch.cat(picks)

@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from difficultynet.errors import ManifestInvalid
 from difficultynet.files import atomic_write
-from difficultynet.manifest import Manifest, RowError, with_errors
+from difficultynet.manifest import Manifest, ManifestInvalid, RowError, with_errors
+from difficultynet.manifest.paths import unreadable_image_reason
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def decode_images(
             try:
                 out[i] = decode_image(paths[i], image_size, channels)
             except Exception as exc:  # PIL raises many types; every failure becomes a row error
-                failures[i] = f"image cannot be decoded: {type(exc).__name__}: {exc}"
+                failures[i] = f"image cannot be decoded: {unreadable_image_reason(exc)}"
 
     workers = max(1, num_workers if num_workers is not None else default_num_workers())
     step = max(64, -(-len(paths) // (workers * 4)))

@@ -14,7 +14,8 @@ from torch import Tensor
 
 from difficultynet.data.augment import channel_stats, normalize
 from difficultynet.data.cache import load_images
-from difficultynet.manifest import Manifest, resolve_meta_split
+from difficultynet.data.meta_split import resolve_meta_split
+from difficultynet.manifest import Manifest
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ def load_splits(
     """Decode (or load from ``cache_dir``) every image once and split into train / meta / eval tensors.
 
     Meta rows: the manifest's val rows, else ``meta_per_class`` per class carved from train with ``seed``
-    (see :func:`difficultynet.manifest.resolve_meta_split`). Eval rows: test, else val.
+    (see :func:`difficultynet.data.meta_split.resolve_meta_split`). Eval rows: test, else val.
     """
     images = load_images(
         manifest, image_size=image_size, channels=channels, cache_dir=cache_dir, num_workers=num_workers

@@ -281,14 +281,18 @@ def test_zip_bomb_is_rejected_by_the_uncompressed_cap(client: TestClient, api_se
 def test_zip_that_lies_about_its_sizes_is_stopped_while_inflating(
     client: TestClient, api_settings: Settings
 ) -> None:
-    data = bytearray(make_zip({**tiny_files(), "zeros.bin": b"\0" * 200_000}))
+    files = tiny_files()
+    files["img/ant/zeros.png"] = b"\0" * 200_000
+    files["manifest.csv"] += b"img/ant/zeros.png,ant,train\n"  # named, so it is extracted
+    data = bytearray(make_zip(files))
     # The central directory copy of the name comes last; its header starts 46 bytes before it and
     # holds the uncompressed size at offset 24. Claim 10 bytes instead of 200,000.
-    header = data.rfind(b"zeros.bin") - 46
+    header = data.rfind(b"img/ant/zeros.png") - 46
     assert data[header : header + 4] == b"PK\x01\x02"
     data[header + 24 : header + 28] = (10).to_bytes(4, "little")
     response = post_file(client, "liar.zip", bytes(data))
-    assert_error(response, 422, reason="cannot be decompressed")
+    assert_error(response, 422, reason="img/ant/zeros.png")
+    assert list(api_settings.uploads_dir.iterdir()) == []
 
 
 def test_corrupt_zip_is_422(client: TestClient) -> None:

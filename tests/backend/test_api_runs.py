@@ -19,13 +19,16 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
+from backend.queue import TaskQueue
 from backend.settings import Settings
 from difficultynet import protocol
 from difficultynet.config import TrainConfig
 from difficultynet.export import build_weights_export, validate_weights_export
+from difficultynet.memory_estimate import GIB, WorkerCapacity
 from difficultynet.records import EpochRecord
 from difficultynet.synthetic import synthetic_record as make_record
 from stack.testing.sse import SseEvent, iter_sse
+from worker.capacity import publish_capacity
 from worker.reporter import RedisReporter
 
 Upload = Callable[[], dict[str, Any]]
@@ -134,6 +137,68 @@ def test_every_invalid_field_is_a_located_422(
     body = response.json()
     assert column in [error["column"] for error in body["errors"]], body
     assert queued_messages(db) == [] and client.get("/api/runs").json()["total"] == 0
+
+
+@pytest.mark.parametrize(
+    ("fields", "column"),
+    [
+        ({"epochs": "5"}, "epochs"),
+        ({"epochs": True}, "epochs"),
+        ({"epochs": 5.0}, "epochs"),
+        ({"batch_size": "64"}, "batch_size"),
+        ({"lr": "0.1"}, "lr"),
+        ({"seed": False}, "seed"),
+        ({"meta_every": "2"}, "meta_every"),
+        ({"device": 0}, "device"),
+    ],
+)
+def test_loosely_typed_fields_are_refused_not_coerced(
+    client: TestClient, dataset_id: str, db: redis.Redis, fields: dict[str, Any], column: str
+) -> None:
+    response = create(client, dataset_id, **fields)
+    assert response.status_code == 422, response.text
+    body = response.json()
+    [error] = body["errors"]
+    assert error["column"] == column and body["detail"].startswith(f"{column}: "), body
+    assert "Input should be a valid" in error["reason"], body  # plain words, no class names
+    assert queued_messages(db) == []
+
+
+def test_integers_are_still_accepted_for_float_fields(client: TestClient, dataset_id: str) -> None:
+    response = create(client, dataset_id, lr=1, dnet_lr=1)
+    assert response.status_code == 202, response.text
+    assert response.json()["config"]["lr"] == 1.0
+
+
+def test_a_run_that_fits_no_worker_is_refused_with_the_reason(
+    client: TestClient, dataset_id: str, db: redis.Redis
+) -> None:
+    """Before any worker reported, this host's RAM is the yardstick; resnet50 at 512 px, batch 4096 needs
+    terabytes of activations."""
+    huge = {"method": "ce", "model": "resnet50", "image_size": 512, "batch_size": 4096}
+    response = create(client, dataset_id, **huge)
+    assert response.status_code == 422, response.text
+    [error] = response.json()["errors"]
+    assert error["column"] == "batch_size"
+    assert error["reason"].startswith("this run cannot fit in any worker's memory: it needs about")
+    assert "TiB of RAM" in error["reason"] and "Lower batch_size (now 4096)" in error["reason"]
+    assert queued_messages(db) == [] and client.get("/api/runs").json()["total"] == 0
+
+
+def test_the_memory_check_uses_the_capacity_live_workers_report(
+    client: TestClient, dataset_id: str, db: redis.Redis
+) -> None:
+    small = WorkerCapacity(worker="gpu0@box", ram_bytes=64 * GIB, gpu_bytes=8 * GIB, gpu_name="RTX 4060")
+    publish_capacity(db, small, ttl_s=60)
+    big = {"method": "ce", "model": "resnet18", "image_size": 64, "batch_size": 1024}
+    response = create(client, dataset_id, **big)  # ≈14 GiB of half-precision activations
+    assert response.status_code == 422, response.text
+    reason = response.json()["errors"][0]["reason"]
+    assert "of GPU memory (RTX 4060)" in reason and "the largest worker has 8.0 GiB" in reason
+    assert create(client, dataset_id, **{**big, "batch_size": 128}).status_code == 202
+    large = WorkerCapacity(worker="gpu1@box", ram_bytes=64 * GIB, gpu_bytes=141 * GIB, gpu_name="H200")
+    publish_capacity(db, large, ttl_s=60)
+    assert create(client, dataset_id, **big).status_code == 202  # one worker that can hold it is enough
 
 
 def test_non_json_body_is_422(client: TestClient) -> None:
@@ -308,14 +373,39 @@ def test_cancel_of_a_queued_run_is_immediate(client: TestClient, dataset_id: str
     assert client.post(f"/api/runs/{run_id}/cancel").json()["status"] == "cancelled"  # idempotent
 
 
-def test_cancel_of_a_running_run_sets_the_flag_for_the_worker(
+def test_cancel_of_a_running_run_whose_lease_expired_is_immediate(
     client: TestClient, dataset_id: str, db: redis.Redis
 ) -> None:
+    """The worker died and its lease is gone: nobody would act on the flag until recovery re-queues it."""
     run_id = create(client, dataset_id).json()["id"]
     db.hset(protocol.run_key(run_id), "status", "running")
+    started = time.monotonic()
     run = client.post(f"/api/runs/{run_id}/cancel").json()
-    assert run["status"] == "running" and run["cancel_requested"] is True
-    assert db.exists(protocol.cancel_key(run_id))
+    assert run["status"] == "cancelled" and run["finished_at"] is not None, run
+    assert time.monotonic() - started < 2
+    assert db.exists(protocol.cancel_key(run_id))  # a late redelivery skips it too
+    assert client.delete(f"/api/runs/{run_id}").status_code == 204
+
+
+def test_cancel_of_a_running_run_whose_worker_is_gone_is_immediate(
+    client: TestClient, dataset_id: str, db: redis.Redis
+) -> None:
+    """The lease still ticks (up to its TTL) but its worker answers no ping: cancel now, drop the lease."""
+    run_id = create(client, dataset_id).json()["id"]
+    db.hset(protocol.run_key(run_id), "status", "running")
+    db.set(protocol.lease_key(run_id), "gpu0@vanished-host:4242:0badcafe", px=30_000)
+    run = client.post(f"/api/runs/{run_id}/cancel").json()
+    assert run["status"] == "cancelled", run
+    assert not db.exists(protocol.lease_key(run_id))  # the dead owner can write nothing if it returns
+    assert client.delete(f"/api/runs/{run_id}").status_code == 204
+
+
+def test_run_read_shows_the_crash_count(client: TestClient, dataset_id: str, db: redis.Redis) -> None:
+    run_id = create(client, dataset_id).json()["id"]
+    assert client.get(f"/api/runs/{run_id}").json()["crashes"] == 0
+    db.hset(protocol.run_key(run_id), mapping={"status": "running", "attempt": 3, "crashes": 2})
+    run = client.get(f"/api/runs/{run_id}").json()
+    assert run["crashes"] == 2 and run["attempt"] == 3
 
 
 @pytest.mark.parametrize("status", ["succeeded", "failed"])
@@ -336,9 +426,12 @@ def test_delete_refuses_active_runs_and_removes_everything_of_finished_ones(
     set_status(db, run_id, "succeeded")
     (api_settings.runs_dir / run_id).mkdir(parents=True)
     (api_settings.runs_dir / run_id / "metrics.jsonl").write_text("{}\n")
+    # The task result as a worker's Celery result backend stores it when the task returns.
+    TaskQueue(api_settings).app.backend.store_result(run_id, {"status": "succeeded"}, "SUCCESS")
+    assert db.exists(f"celery-task-meta-{run_id}")
     assert client.delete(f"/api/runs/{run_id}").status_code == 204
     assert client.get(f"/api/runs/{run_id}").status_code == 404
-    assert not db.keys(f"dnet:runs:{run_id}*") and db.zscore(protocol.RUNS_INDEX_KEY, run_id) is None
+    assert not db.keys(f"*{run_id}*") and db.zscore(protocol.RUNS_INDEX_KEY, run_id) is None
     assert not (api_settings.runs_dir / run_id).exists()
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from backend.limits import BadTokenLimiter
 from backend.settings import Settings, insecure_bind_reason
 
 TOKEN = "s3cret-token-for-tests"
@@ -74,6 +75,7 @@ def test_query_token_and_cookie_only_open_browser_get_routes(secured: TestClient
     assert login.status_code == 204
     cookie = login.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie and "path=/api" in cookie
+    assert TOKEN.lower() not in cookie  # a signed session id, not the token
     assert secured.get(events).status_code == 404  # the cookie now authenticates the stream
     assert secured.get(f"/api/runs/{ANY_RUN}").status_code == 401  # but not the other routes
     secured.delete("/api/session")
@@ -118,3 +120,49 @@ def test_python_m_backend_refuses_a_public_bind_without_token() -> None:
     )
     assert result.returncode == 2, result.stderr
     assert "DNET_API_TOKEN" in result.stderr and "Traceback" not in result.stderr
+
+
+# -- signed session cookie and the wrong-token limit ------------------------------------------------
+
+
+def test_the_session_cookie_is_signed_and_cannot_be_forged(
+    secured: TestClient, make_client: Callable[..., TestClient]
+) -> None:
+    events = f"/api/runs/{ANY_RUN}/events"
+    secured.post("/api/session", json={"token": TOKEN})
+    session = secured.cookies["dnet_token"]
+    assert TOKEN not in session
+    assert secured.get(events).status_code == 404  # authenticated: the run is unknown
+    secured.cookies.clear()
+    for forged in (TOKEN, session[:-2] + ("AA" if not session.endswith("AA") else "BB"), "x" * len(session)):
+        secured.cookies.set("dnet_token", forged)
+        assert secured.get(events).status_code == 401, forged
+    # Signed with the token: a server with another token does not accept it.
+    other = make_client(api_token="another-token-entirely")
+    other.cookies.set("dnet_token", session)
+    assert other.get(events).status_code == 401
+
+
+def test_wrong_tokens_are_limited_per_address(make_client: Callable[..., TestClient]) -> None:
+    client = make_client(api_token=TOKEN, max_bad_tokens_per_min=3)
+    wrong = {"Authorization": "Bearer guess"}
+    assert [client.get("/api/runs", headers=wrong).status_code for _ in range(3)] == [401] * 3
+    limited = client.get("/api/runs", headers=wrong)
+    assert limited.status_code == 429 and 1 <= int(limited.headers["retry-after"]) <= 60
+    assert "too many wrong API tokens" in limited.json()["detail"]
+    # Locked out means locked out: the right token would otherwise tell a guesser it was right.
+    assert client.get("/api/runs", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 429
+    assert client.post("/api/session", json={"token": "guess"}).status_code == 429
+    assert client.get("/api/health").status_code == 200  # health needs no token
+
+
+def test_bad_token_limiter_window_and_addresses() -> None:
+    limiter = BadTokenLimiter(limit=2, window_s=60)
+    for now in (0.0, 10.0):
+        assert limiter.retry_after("10.0.0.1", now) is None
+        limiter.record_failure("10.0.0.1", now)
+    assert limiter.retry_after("10.0.0.1", 10.0) == 50  # until the first failure leaves the window
+    assert limiter.retry_after("10.0.0.2", 10.0) is None  # other addresses are unaffected
+    assert limiter.retry_after("10.0.0.1", 60.5) is None  # one failure left in the window
+    limiter.record_failure("10.0.0.1", 61.0)
+    assert limiter.retry_after("10.0.0.1", 61.0) == 9

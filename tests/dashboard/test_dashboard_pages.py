@@ -98,7 +98,7 @@ def test_api_422_messages_land_next_to_their_fields(backend: FakeBackend, api: A
         {"row": None, "column": "dnet.lr", "reason": "must be > 0"},
         {"row": None, "column": "num_threads", "reason": "bad"},
     ]})  # fmt: skip
-    result = new_run.submit_run(api, form(backend.add_dataset(1, {"a": 1}), epochs=5000))
+    result = new_run.submit_run(api, form(backend.add_dataset(1, {"a": 1}), epochs=50))
     assert result.redirect is None
     assert result.field_errors == {
         "epochs": "Input should be less than or equal to 1000",
@@ -110,6 +110,32 @@ def test_api_422_messages_land_next_to_their_fields(backend: FakeBackend, api: A
 def test_fractional_epochs_are_caught_before_the_api(backend: FakeBackend, api: ApiClient) -> None:
     result = new_run.submit_run(api, form("d", epochs=2.5))
     assert result.field_errors == {"epochs": "must be a whole number"} and backend.requests == []
+
+
+def test_every_invalid_number_is_refused_at_once_and_no_default_is_used(
+    backend: FakeBackend, api: ApiClient
+) -> None:
+    """lr −1 once started a run with lr 0.1 and batch 2.5 was dropped: now each gets its own message."""
+    values = form("d", lr="-1", batch_size="2.5", epochs="", seed="abc", meta_every="0", dnet_lr="2")
+    result = new_run.submit_run(api, values)
+    assert backend.requests == [] and result.redirect is None
+    assert result.field_errors == {
+        "lr": "Input should be greater than 0",
+        "batch_size": "must be a whole number",
+        "epochs": "required: enter a value",
+        "seed": "“abc” is not a number",
+        "meta_every": "Input should be greater than or equal to 1",
+        "dnet_lr": "Input should be less than or equal to 1",
+    }
+    assert "6 highlighted fields" in text_of(result.alert) and "no run was started" in text_of(result.alert)
+
+
+def test_numbers_typed_as_text_are_sent_as_typed(backend: FakeBackend, api: ApiClient) -> None:
+    dataset_id = backend.add_dataset(1, {"a": 200, "b": 10})
+    result = new_run.submit_run(api, form(dataset_id, lr=" 0.02 ", batch_size="64", dnet_lr=""))
+    assert result.redirect is not None
+    body = json.loads(backend.requests[-1].content)
+    assert body["lr"] == 0.02 and body["batch_size"] == 64 and "dnet_lr" not in body
 
 
 def test_form_load_preselects_the_requested_dataset(backend: FakeBackend, api: ApiClient) -> None:

@@ -205,3 +205,35 @@ def test_downloads_serve_weights_and_metrics(backend: FakeBackend, api: ApiClien
 def test_view_state_store_tolerates_garbage() -> None:
     assert RunViewState.load({"drawn": "lots"}) == RunViewState()
     assert RunViewState.load(None) == RunViewState()
+
+
+def test_dnet_health_panel_reads_the_latest_diagnostics(backend: FakeBackend, api: ApiClient) -> None:
+    dataset_id = backend.add_dataset(1, {"a": 1})
+    dnet_run = backend.add_run(1, dataset_id, synthetic_records(6, 3, epochs_total=6), status="running")
+    update, _ = tick(api, dnet_run, RunViewState())
+    text = text_of(update.dnet_health)
+    assert "Epoch 3" in text and "Weights span" in text and "favour rare classes" in text
+    assert "Meta-gradient norm" in text and "Spearman" not in text
+
+    ce_run = backend.add_run(
+        2, dataset_id, synthetic_records(6, 2, epochs_total=6, method="ce"), status="running"
+    )
+    update, _ = tick(api, ce_run, RunViewState())
+    assert "Not a Difficulty-Net run" in text_of(update.dnet_health)
+
+
+def test_crashes_show_in_the_progress_line_and_a_poison_run_shows_why_it_failed(
+    backend: FakeBackend, api: ApiClient
+) -> None:
+    records = synthetic_records(5, 3, epochs_total=6)
+    dataset_id = backend.add_dataset(1, {"a": 1})
+    run_id = backend.add_run(1, dataset_id, records, status="running", epochs_total=6)
+    backend.runs[run_id]["crashes"] = 1
+    update, _ = tick(api, run_id, RunViewState())
+    assert "worker process died 1×, resumed from the last checkpoint" in update.progress_text
+
+    reason = "the worker process died 3 times while training epoch 4 of 6 (often: out of memory)"
+    backend.runs[run_id].update(status="failed", crashes=3, error=reason)
+    update, _ = tick(api, run_id, RunViewState())
+    assert "worker process died 3×" in update.progress_text and "resumed" not in update.progress_text
+    assert reason in text_of(update.alert)

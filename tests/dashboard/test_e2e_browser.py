@@ -219,9 +219,27 @@ def test_upload_train_watch_compare_and_export(
         datasets = api.get("/api/datasets").json()["datasets"]
     dataset_id = next(d["id"] for d in datasets if d["name"] == "cifar10-lt-mini.zip")
 
-    # 3. a CE baseline and a Difficulty-Net run with that baseline, both through the form
+    # 3a. an invalid learning rate is refused next to its field, and no run is created
+    with stack.client() as api:
+        runs_before = api.get("/api/runs").json()["total"]
+    p.goto(f"{dashboard_url}/runs/new?dataset={dataset_id}")
+    p.wait_for_function(
+        "(id) => !!document.querySelector('#new-run-dataset')?.textContent?.includes(id.slice(0, 8))",
+        arg=dataset_id,
+    )
+    p.fill("#new-run-lr", "-1")
+    p.fill("#new-run-batch-size", "2.5")
+    p.get_by_role("button", name="Start run").click()
+    p.wait_for_selector("#new-run-error-lr >> text=greater than 0")
+    assert "whole number" in p.inner_text("#new-run-error-batch-size")
+    assert "no run was started" in p.inner_text("#new-run-alert")
+    assert p.url.endswith(f"/runs/new?dataset={dataset_id}")
+    with stack.client() as api:
+        assert api.get("/api/runs").json()["total"] == runs_before
+
+    # 3b. a CE baseline and a Difficulty-Net run with that baseline, both through the form
     ce_id = start_run(p, dashboard_url, dataset_id, "CE baseline")
-    dnet_id = start_run(p, dashboard_url, dataset_id, "Faithful DNet", baseline=ce_id)
+    dnet_id = start_run(p, dashboard_url, dataset_id, "Paper DNet", baseline=ce_id)
     assert dnet_id != ce_id
     with stack.client() as api:
         run = api.get(f"/api/runs/{dnet_id}").json()
@@ -244,6 +262,8 @@ def test_upload_train_watch_compare_and_export(
     assert heat_rows == 2
     assert "Epoch 2 / 2" in p.inner_text("#run-progress-text")
     assert p.is_disabled("#run-cancel-button")
+    health = p.inner_text("#run-dnet-health")
+    assert "Epoch 2:" in health and "ρ(w, train count)" in health and "Meta-gradient norm" in health
 
     # 5. gains over the CE baseline (selected in the form): bars per group plus three mean lines
     p.wait_for_function(

@@ -11,21 +11,18 @@ import pytest
 import torch
 from PIL import Image
 
-from difficultynet.data import (
-    EpochBatches,
-    MetaBatches,
-    augment,
-    batch_indices,
-    cache,
-    channel_stats,
-    crop_flip,
-    load_images,
-    load_splits,
-    normalize,
-    seeded_generator,
+from difficultynet.data import cache
+from difficultynet.data.augment import augment, channel_stats, crop_flip, normalize
+from difficultynet.data.batches import EpochBatches, MetaBatches, batch_indices, seeded_generator
+from difficultynet.data.cache import load_images
+from difficultynet.data.splits import load_splits
+from difficultynet.manifest import (
+    DEFAULT_OPTIONS,
+    Manifest,
+    ManifestInvalid,
+    ValidationOptions,
+    load_manifest,
 )
-from difficultynet.errors import ManifestInvalid
-from difficultynet.manifest import Manifest, load_manifest
 
 WritePng = Callable[..., Path]
 DEVICES = [
@@ -39,10 +36,12 @@ def _one_thread() -> None:
     torch.set_num_threads(1)
 
 
-def manifest_for(root: Path, rows: list[tuple[str, str, str]], **kwargs: object) -> Manifest:
+def manifest_for(
+    root: Path, rows: list[tuple[str, str, str]], options: ValidationOptions = DEFAULT_OPTIONS
+) -> Manifest:
     body = "path,label,split\n" + "".join(f"{p},{label},{split}\n" for p, label, split in rows)
     (root / "m.csv").write_text(body)
-    return load_manifest(root / "m.csv", **kwargs)  # type: ignore[arg-type]
+    return load_manifest(root / "m.csv", options=options)
 
 
 @pytest.fixture
@@ -96,11 +95,14 @@ def test_size_mismatch_is_resized_bilinear(tmp_path: Path, write_png: WritePng) 
 def test_undecodable_image_raises_manifest_invalid_with_its_line(image_root: Path) -> None:
     (image_root / "b" / "1.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
     rows = [(f"{label}/{i}.png", label, "train") for label in "ab" for i in range(3)]
-    manifest = manifest_for(image_root, rows, check_images=False)
+    manifest = manifest_for(image_root, rows, ValidationOptions(check_images=False))
     with pytest.raises(ManifestInvalid) as info:
         load_images(manifest, image_size=8, channels=3)
     assert [(e.row, e.column) for e in info.value.report.errors] == [(6, "path")]
     assert not info.value.report.ok
+    reason = info.value.report.errors[0].reason  # plain words: no server path, no exception class name
+    assert reason.startswith("image cannot be decoded: ") and str(image_root) not in reason
+    assert "Error" not in reason
 
 
 def test_threaded_decode_equals_serial(small_manifest: Manifest) -> None:

@@ -8,19 +8,21 @@ import os
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
 
-from difficultynet import manifest as manifest_module
-from difficultynet.errors import ManifestInvalid
+from difficultynet.data.meta_split import resolve_meta_split
 from difficultynet.manifest import (
+    ManifestInvalid,
     ManifestReport,
     RowError,
+    ValidationOptions,
     load_manifest,
-    resolve_meta_split,
     validate_manifest,
 )
+from difficultynet.manifest import paths as manifest_paths
 
 WritePng = Callable[..., Path]
 GOOD_ROWS = "a/0.png,a,train\na/1.png,a,train\nb/0.png,b,train\nb/1.png,b,train\n"
@@ -32,8 +34,8 @@ def write_manifest(root: Path, body: str | bytes, name: str = "m.csv") -> Path:
     return path
 
 
-def check(root: Path, body: str | bytes, **kwargs: object) -> ManifestReport:
-    return validate_manifest(write_manifest(root, body), **kwargs)  # type: ignore[arg-type]
+def check(root: Path, body: str | bytes, **options: Any) -> ManifestReport:
+    return validate_manifest(write_manifest(root, body), options=ValidationOptions(**options))
 
 
 def only_error(report: ManifestReport) -> RowError:
@@ -169,7 +171,7 @@ def test_files_are_opened_only_after_the_path_is_proven_inside(
         opened.append(Path(str(fp)))
         return real_open(fp, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(manifest_module.Image, "open", recording_open)
+    monkeypatch.setattr(manifest_paths.Image, "open", recording_open)
     body = f"path,label\n../secret.png,a\n{outside},a\na/escape.png,a\n" + GOOD_ROWS.replace(",train", "")
     report = check(image_root, body)
     assert report.errors_total == 3
@@ -368,7 +370,7 @@ def test_carving_with_meta_per_class(tail_manifest: Path) -> None:
 
 
 def test_report_describes_carving(tail_manifest: Path) -> None:
-    report = validate_manifest(tail_manifest, seed=7)
+    report = validate_manifest(tail_manifest, options=ValidationOptions(seed=7))
     assert report.ok and report.meta_source == "carved" and report.eval_split == "test"
     assert any("carved k=10" in note and "seed 7" in note for note in report.notes)
     assert [c.train for c in report.classes] == [30, 8, 3, 2, 1]  # manifest counts, before carving

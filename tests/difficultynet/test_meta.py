@@ -9,17 +9,19 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call
 
-from difficultynet.config import DNetConfig
+from difficultynet.config import paper_recipe
 from difficultynet.losses import cross_entropy, weighted_batch_loss
 from difficultynet.meta import (
     DifficultyNet,
     DifficultyNetLearner,
+    MetaStepPlan,
     class_weights_from_difficulty,
     cloned_buffers,
     commit_buffers,
     driver_loss,
     driver_target,
     full_meta_loss,
+    head_meta_loss,
 )
 from difficultynet.models import FeatureClassifier, create_model
 
@@ -42,13 +44,17 @@ def _batches(seed: int = 1) -> tuple[torch.Tensor, ...]:
     return x, y, meta_x, meta_y
 
 
-def _learner(mode: str, *, driver_lambda: float = 0.0) -> DifficultyNetLearner:
+def _learner(mode: str, *, driver_lambda: float = 0.0, **options: object) -> DifficultyNetLearner:
+    """The paper recipe's learner (plain Adam, no accumulation) unless ``options`` say otherwise."""
     torch.manual_seed(5)
-    learner = DifficultyNetLearner(
-        C, DNetConfig(meta_mode=mode, driver_lambda=driver_lambda), torch.device("cpu")
-    )
+    config = paper_recipe(meta_mode=mode, driver_lambda=driver_lambda, **options)
+    learner = DifficultyNetLearner(C, config, torch.device("cpu"))
     learner.set_accuracy(ACCURACY)
     return learner
+
+
+def _plan(learner: DifficultyNetLearner, lr: float = 0.1) -> MetaStepPlan:
+    return MetaStepPlan(virtual_lr=lr, driver_lambda=learner.config.driver_lambda)
 
 
 def test_zero_accuracy_gives_uniform_weights_without_bias() -> None:
@@ -72,62 +78,128 @@ def test_weight_normalisation_and_driver_loss_by_hand() -> None:
     torch.testing.assert_close(driver_target(torch.zeros(3)), torch.ones(3))  # a = 0 → t = 1
 
 
-def _phi_grad_norm(learner: DifficultyNetLearner) -> float:
-    return sum(0.0 if p.grad is None else p.grad.abs().sum().item() for p in learner.net.parameters())
+def _params(learner: DifficultyNetLearner) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in learner.net.parameters()]
+
+
+def _moved(before: list[torch.Tensor], learner: DifficultyNetLearner) -> bool:
+    return any(not torch.equal(b, p) for b, p in zip(before, learner.net.parameters(), strict=True))
+
+
+def _step(learner: DifficultyNetLearner, model: FeatureClassifier, *, do_meta: bool = True, lr: float = 0.1):  # type: ignore[no-untyped-def]
+    x, y, meta_x, meta_y = _batches()
+    return learner.training_step(
+        model,
+        cross_entropy,
+        x,
+        y,
+        meta_batch=lambda: (meta_x, meta_y),
+        plan=_plan(learner, lr),
+        do_meta=do_meta,
+    )
 
 
 @pytest.mark.parametrize("mode", ["full", "head"])
 def test_meta_loss_alone_reaches_difficulty_net(mode: str) -> None:
     """λ = 0: the only signal is the meta CE through θ'(w(φ)); non-zero here, 0 in the released code."""
     learner = _learner(mode)
-    before = [p.detach().clone() for p in learner.net.parameters()]
-    x, y, meta_x, meta_y = _batches()
-    step = learner.training_step(
-        _model(), cross_entropy, x, y, meta_batch=lambda: (meta_x, meta_y), lr=0.1, do_meta=True
-    )
+    before = _params(learner)
+    step = _step(learner, _model())
     assert step.stats is not None and step.stats.meta_loss is not None
-    assert _phi_grad_norm(learner) > 1e-6
-    assert any(not torch.equal(b, p) for b, p in zip(before, learner.net.parameters(), strict=True))
+    assert step.stats.meta_grad_norm.item() > 1e-6 and step.stats.driver_grad_norm.item() == 0.0
+    assert _moved(before, learner)
 
 
-def test_driver_only_moves_phi_by_the_driver_term_alone() -> None:
-    """One driver_only step is exactly one Adam step on λ·L_drv(φ): the classifier batch plays no part
-    and no meta batch is drawn."""
+def _manual_adam_step(learner: DifficultyNetLearner, loss: torch.Tensor) -> list[torch.Tensor]:
+    """φ after one step of a fresh copy of the learner's optimiser on ``loss`` alone."""
+    params = [p.detach().clone().requires_grad_() for p in learner.net.parameters()]
+    grads = torch.autograd.grad(loss, list(learner.net.parameters()))
+    for p, g in zip(params, grads, strict=True):
+        p.grad = g.clone()
+    options = learner.optimizer.defaults
+    torch.optim.Adam(params, lr=options["lr"], weight_decay=options["weight_decay"]).step()
+    return [p.detach() for p in params]
+
+
+def test_driver_only_moves_phi_exactly_by_the_driver_term() -> None:
+    """driver_only: φ takes the Adam step of λ·L_drv and nothing else (the meta batch is never used)."""
     learner = _learner("driver_only", driver_lambda=0.3)
-    before = [p.detach().clone() for p in learner.net.parameters()]
-    expected = copy.deepcopy(learner.net)
-    config = learner.config
-    adam = torch.optim.Adam(expected.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    expected_driver_loss = driver_loss(expected(ACCURACY), ACCURACY)
-    (config.driver_lambda * expected_driver_loss).backward()
-    adam.step()
+    expected = _manual_adam_step(learner, 0.3 * driver_loss(learner.net(ACCURACY), ACCURACY))
 
     def no_meta_batch() -> tuple[torch.Tensor, torch.Tensor]:
         raise AssertionError("driver_only must not draw a meta batch")
 
     x, y, _, _ = _batches()
     step = learner.training_step(
-        _model(), cross_entropy, x, y, meta_batch=no_meta_batch, lr=0.1, do_meta=True
+        _model(), cross_entropy, x, y, meta_batch=no_meta_batch, plan=_plan(learner), do_meta=True
     )
     assert step.stats is not None and step.stats.meta_loss is None
-    torch.testing.assert_close(step.stats.driver_loss, expected_driver_loss.detach())
-    for moved, manual, old in zip(learner.net.parameters(), expected.parameters(), before, strict=True):
-        torch.testing.assert_close(moved, manual, rtol=0, atol=0)
-        assert not torch.equal(moved, old)  # it did move
+    assert step.stats.meta_grad_norm.item() == 0.0 and step.stats.driver_grad_norm.item() > 0
+    for got, want in zip(learner.net.parameters(), expected, strict=True):
+        torch.testing.assert_close(got.detach(), want)
+    # …and with λ = 0 (and no decay) nothing moves φ at all.
+    learner = _learner("driver_only", driver_lambda=0.0, weight_decay=0.0)
+    before = _params(learner)
+    _step(learner, _model())
+    assert not _moved(before, learner)
 
 
 def test_skipped_iteration_leaves_difficulty_net_alone() -> None:
     learner = _learner("full", driver_lambda=0.3)
-    before = [p.detach().clone() for p in learner.net.parameters()]
-    x, y, meta_x, meta_y = _batches()
-    step = learner.training_step(
-        _model(), cross_entropy, x, y, meta_batch=lambda: (meta_x, meta_y), lr=0.1, do_meta=False
-    )
+    before = _params(learner)
+    step = _step(learner, _model(), do_meta=False)
+    x, y, _, _ = _batches()
     assert step.stats is None and step.buffers is None
-    assert all(torch.equal(b, p) for b, p in zip(before, learner.net.parameters(), strict=True))
+    assert not _moved(before, learner)
     torch.testing.assert_close(
         step.loss.detach(), weighted_batch_loss(cross_entropy(_model()(x), y), y, learner.weights()).detach()
     )
+
+
+def test_deferred_plan_keeps_the_real_loss_unweighted_while_phi_learns() -> None:
+    learner = _learner("head", driver_lambda=0.3)
+    before = _params(learner)
+    x, y, meta_x, meta_y = _batches()
+    plan = MetaStepPlan(virtual_lr=0.1, driver_lambda=0.3, apply_weights=False)
+    step = learner.training_step(
+        _model(), cross_entropy, x, y, meta_batch=lambda: (meta_x, meta_y), plan=plan, do_meta=True
+    )
+    assert _moved(before, learner) and not torch.allclose(learner.weights(), torch.ones(C))
+    torch.testing.assert_close(step.loss.detach(), cross_entropy(_model()(x), y).mean().detach())
+
+
+def test_accumulation_steps_phi_once_per_k_meta_steps_on_the_mean_gradient() -> None:
+    accumulating = _learner("head", driver_lambda=0.3, meta_accumulate=2)
+    model = _model()
+    before = _params(accumulating)
+    _step(accumulating, model)
+    assert not _moved(before, accumulating) and accumulating.pending == 1
+    with pytest.raises(RuntimeError, match="flush"):
+        accumulating.state_dict()
+    _step(accumulating, model)
+    assert _moved(before, accumulating) and accumulating.pending == 0
+    # Same two (identical) batches at k = 1 would step twice; at k = 2 the mean of two equal gradients is
+    # one gradient, so φ equals the k = 1 learner after its first step.
+    single = _learner("head", driver_lambda=0.3)
+    _step(single, model)
+    for got, want in zip(accumulating.net.parameters(), single.net.parameters(), strict=True):
+        torch.testing.assert_close(got, want)
+
+
+def test_normalised_meta_gradient_does_not_scale_with_the_learning_rate() -> None:
+    """∂L_meta/∂w ∝ η (spec §1.7): raw, a 10× smaller virtual lr gives a ~10× smaller φ-gradient; with
+    ``normalize_meta_grad`` the φ-gradient stays the same (up to the second-order change of θ')."""
+
+    def meta_phi_grad_norm(lr: float, normalize: bool) -> float:
+        learner = _learner("head", normalize_meta_grad=normalize)
+        step = _step(learner, _model(), lr=lr)
+        assert step.stats is not None
+        return step.stats.meta_grad_norm.item()
+
+    raw_ratio = meta_phi_grad_norm(1e-3, False) / meta_phi_grad_norm(1e-4, False)
+    normalised_ratio = meta_phi_grad_norm(1e-3, True) / meta_phi_grad_norm(1e-4, True)
+    assert raw_ratio == pytest.approx(10.0, rel=0.02)
+    assert normalised_ratio == pytest.approx(1.0, abs=1e-2)
 
 
 def _buffers(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -138,16 +210,13 @@ def test_full_mode_virtual_step_leaves_bn_statistics_alone() -> None:
     model = _model()
     reference = copy.deepcopy(model).train()
     before = _buffers(model)
-    x, y, meta_x, meta_y = _batches()
-    step = _learner("full").training_step(
-        model, cross_entropy, x, y, meta_batch=lambda: (meta_x, meta_y), lr=0.1, do_meta=True
-    )
+    step = _step(_learner("full"), model)
     after_meta = _buffers(model)
     assert all(torch.equal(before[k], after_meta[k]) for k in before)  # real step skipped: nothing touched
     # Committing applies exactly one training-batch forward's update, as a plain real forward would.
     assert step.buffers is not None
     commit_buffers(model, step.buffers)
-    reference(x)
+    reference(_batches()[0])
     for name, buf in reference.named_buffers():
         torch.testing.assert_close(dict(model.named_buffers())[name], buf)
 
@@ -155,12 +224,9 @@ def test_full_mode_virtual_step_leaves_bn_statistics_alone() -> None:
 def test_head_mode_meta_batch_does_not_touch_bn_statistics() -> None:
     model = _model()
     reference = copy.deepcopy(model).train()
-    x, y, meta_x, meta_y = _batches()
-    step = _learner("head").training_step(
-        model, cross_entropy, x, y, meta_batch=lambda: (meta_x, meta_y), lr=0.1, do_meta=True
-    )
+    step = _step(_learner("head"), model)
     assert step.buffers is None
-    reference(x)  # the only BN update allowed: the real forward of the training batch
+    reference(_batches()[0])  # the only BN update allowed: the real forward of the training batch
     for name, buf in reference.named_buffers():
         torch.testing.assert_close(dict(model.named_buffers())[name], buf)
 
@@ -208,6 +274,48 @@ def test_full_meta_gradient_matches_identity_and_finite_differences() -> None:
     assert autograd_grad.abs().max() > 1e-6
 
 
+def test_head_meta_gradient_matches_identity_and_finite_differences() -> None:
+    """Head mode: the same §1.7 identity and central differences, over the head's parameters only."""
+    model = _model().double().train()
+    x, y, meta_x, meta_y = (t.double() if t.is_floating_point() else t for t in _batches())
+    lr, batch = 0.5, x.shape[0]
+    with torch.no_grad():
+        features, meta_features = model.forward_features(x), model.forward_features(meta_x)
+
+    def meta_loss(w: torch.Tensor) -> torch.Tensor:
+        return head_meta_loss(model.head, features, y, cross_entropy, w, meta_features, meta_y, lr)
+
+    w0 = torch.tensor([0.7, 1.3, 0.9, 1.1], dtype=torch.float64, requires_grad=True)
+    (autograd_grad,) = torch.autograd.grad(meta_loss(w0), w0)
+
+    params = dict(model.head.named_parameters())
+    names = list(params)
+    per_sample = cross_entropy(model.head(features), y)
+    grads = torch.autograd.grad(
+        weighted_batch_loss(per_sample, y, w0.detach()), [params[n] for n in names], retain_graph=True
+    )
+    virtual = {n: (params[n] - lr * g).detach().requires_grad_() for n, g in zip(names, grads, strict=True)}
+    meta_ce = F.cross_entropy(functional_call(model.head, virtual, (meta_features,)), meta_y)
+    v = torch.autograd.grad(meta_ce, [virtual[n] for n in names])
+    identity = []
+    for c in range(C):
+        class_grads = torch.autograd.grad(
+            per_sample[y == c].sum(), [params[n] for n in names], retain_graph=True
+        )
+        inner = torch.stack([(a * b).sum() for a, b in zip(v, class_grads, strict=True)]).sum()
+        identity.append(-(lr / batch) * inner)
+    torch.testing.assert_close(autograd_grad, torch.stack(identity), rtol=1e-6, atol=1e-10)
+
+    eps = 1e-5
+    fd = []
+    for c in range(C):
+        e = torch.zeros(C, dtype=torch.float64)
+        e[c] = eps
+        fd.append((meta_loss(w0.detach() + e) - meta_loss(w0.detach() - e)).detach() / (2 * eps))
+    torch.testing.assert_close(autograd_grad, torch.stack(fd), rtol=1e-4, atol=1e-9)
+    assert autograd_grad.abs().max() > 1e-6
+
+
 def test_export_state_recomputes_weights() -> None:
     learner = _learner("full")
     state = learner.export_state()
@@ -222,10 +330,7 @@ def test_export_state_recomputes_weights() -> None:
 
 def test_learner_state_round_trip() -> None:
     learner = _learner("full", driver_lambda=0.3)
-    x, y, meta_x, meta_y = _batches()
-    learner.training_step(
-        _model(), cross_entropy, x, y, meta_batch=lambda: (meta_x, meta_y), lr=0.1, do_meta=True
-    )
+    _step(learner, _model())
     clone = DifficultyNetLearner(C, learner.config, torch.device("cpu"))
     clone.load_state_dict(learner.state_dict())
     torch.testing.assert_close(clone.weights(), learner.weights())

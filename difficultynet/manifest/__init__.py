@@ -1,0 +1,51 @@
+"""Manifest parsing and validation (torch-free: the API validates uploads with it).
+
+A manifest is a CSV with the columns ``path,label[,split]`` (any order; unknown extra columns are ignored).
+``path`` is relative to a data root (default: the manifest's folder), ``split`` is one of train/val/test
+(missing column: everything is train). Every problem becomes a :class:`RowError` in the report; bad input
+never raises, except :func:`load_manifest`, which raises :class:`ManifestInvalid` carrying that report.
+
+Modules: :mod:`.report` (what validation produces), :mod:`.parse` (CSV → rows), :mod:`.paths` (path
+confinement and file checks), :mod:`.validate` (the driver and its :class:`ValidationOptions`). The
+train / meta / eval split lives in :mod:`difficultynet.data.meta_split`.
+"""
+
+from difficultynet.data.meta_split import DEFAULT_META_PER_CLASS, MetaSplit, resolve_meta_split
+from difficultynet.manifest.parse import DEFAULT_MAX_ROWS, REQUIRED_COLUMNS, row_paths
+from difficultynet.manifest.report import (
+    SPLITS,
+    ClassSummary,
+    Manifest,
+    ManifestInvalid,
+    ManifestReport,
+    RowError,
+    Split,
+    with_errors,
+)
+from difficultynet.manifest.validate import (
+    DEFAULT_OPTIONS,
+    ValidationOptions,
+    load_manifest,
+    validate_manifest,
+)
+
+__all__ = [
+    "DEFAULT_MAX_ROWS",
+    "DEFAULT_META_PER_CLASS",
+    "DEFAULT_OPTIONS",
+    "REQUIRED_COLUMNS",
+    "SPLITS",
+    "ClassSummary",
+    "Manifest",
+    "ManifestInvalid",
+    "ManifestReport",
+    "MetaSplit",
+    "RowError",
+    "Split",
+    "ValidationOptions",
+    "load_manifest",
+    "resolve_meta_split",
+    "row_paths",
+    "validate_manifest",
+    "with_errors",
+]
