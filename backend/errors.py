@@ -15,7 +15,6 @@ from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from kombu.exceptions import OperationalError as BrokerError
-from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from difficultynet.manifest import RowError
@@ -75,10 +74,6 @@ def pydantic_errors(errors: Iterable[Any], *, skip_loc_prefix: tuple[str, ...] =
             loc.pop(0)
         rows.append(RowError(row=None, column=".".join(loc) or None, reason=str(err.get("msg", "invalid"))))
     return rows
-
-
-def validation_failed(exc: ValidationError, detail: str = "invalid request") -> Unprocessable:
-    return Unprocessable(detail, pydantic_errors(exc.errors()))
 
 
 def error_body(detail: str, errors: Sequence[RowError] = ()) -> dict[str, Any]:

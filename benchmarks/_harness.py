@@ -1,8 +1,12 @@
 """Shared pieces of the service benchmarks (``scale.py``, ``multi_worker.py``): the live stack, API calls,
 timing statistics and the machine description that goes into every results table.
 
-The stack is the integration tests' :class:`LiveStack` (real redis-server, Celery worker processes and a
-uvicorn API), so the benchmarks measure exactly what the tests exercise.
+The stack is the integration tests' :class:`LiveStack` (``stack.testing``: real redis-server, Celery worker
+processes and a uvicorn API), so the benchmarks measure exactly what the tests exercise.
+
+Results are stamped with ``CODE_VERSION``: ``git describe --dirty --always`` taken when the benchmark
+process starts (importing this module), i.e. of the code that ran, not of the checkout when the results
+are written hours later.
 """
 
 from __future__ import annotations
@@ -24,20 +28,19 @@ from typing import Any
 import httpx
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-for _path in (REPO_ROOT, REPO_ROOT / "tests"):
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
-
-from support.live_stack import LiveStack, StackTimings  # noqa: E402
-from support.sse import SseEvent, iter_sse  # noqa: E402
+if str(REPO_ROOT) not in sys.path:  # the project's packages, also without `pip install -e .`
+    sys.path.insert(0, str(REPO_ROOT))
 
 from difficultynet.protocol import TERMINAL_STATUSES  # noqa: E402
+from stack.testing.live_stack import LiveStack, StackTimings  # noqa: E402
+from stack.testing.sse import SseEvent, iter_sse  # noqa: E402
 
 # Production recovery intervals: a busy 2-core machine must not mistake a slow heartbeat for a dead worker.
 PRODUCTION_TIMINGS = StackTimings(lease_ttl_s=30.0, heartbeat_s=5.0, recovery_interval_s=15.0)
 STATE_DIRS = ("redis", "runs", "logs", "cache", "data/uploads")
 
 __all__ = [
+    "CODE_VERSION",
     "PRODUCTION_TIMINGS",
     "REPO_ROOT",
     "LiveStack",
@@ -46,8 +49,6 @@ __all__ = [
     "command_line",
     "create_run",
     "fresh_stack_root",
-    "git_commit",
-    "git_describe",
     "iter_run_events",
     "machine",
     "now_utc",
@@ -125,18 +126,8 @@ def now_utc() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def git_commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10
-        )
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return out.stdout.strip() or "unknown"
-
-
 def git_describe() -> str:
-    """``git describe --dirty --always`` of the checkout that runs the benchmark."""
+    """``git describe --dirty --always`` of the working tree now ("unknown" outside a git checkout)."""
     try:
         out = subprocess.run(
             ["git", "describe", "--dirty", "--always"],
@@ -148,6 +139,9 @@ def git_describe() -> str:
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return out.stdout.strip() or "unknown"
+
+
+CODE_VERSION = git_describe()  # at process start: the code this benchmark runs, whatever HEAD is later
 
 
 def command_line(argv: Sequence[str] | None = None) -> str:

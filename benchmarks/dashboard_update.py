@@ -19,12 +19,12 @@ from typing import Any
 
 import httpx
 import plotly.io.json as plotly_json
-from _harness import REPO_ROOT, command_line, git_commit, machine, now_utc, time_calls
+from _harness import CODE_VERSION, REPO_ROOT, command_line, machine, now_utc, time_calls
 
 from dashboard.api_client import ApiClient
 from dashboard.pages import run as run_page
-from dashboard.synthetic import synthetic_records
 from difficultynet.config import TrainConfig
+from difficultynet.synthetic import synthetic_records
 
 RESULTS = REPO_ROOT / "benchmarks" / "results" / "dashboard-update.md"
 RUN_ID = "b" * 32
@@ -137,7 +137,7 @@ def write_table(rows: list[dict[str, Any]], epochs: int, argv: list[str]) -> Non
         f"synthetic long-tailed records ({epochs} epochs). Goal: ≤ {GOAL_MS:.0f} ms per live update.",
         "",
         f"- machine: {machine()}",
-        f"- commit {git_commit()}, {now_utc()}",
+        f"- code {CODE_VERSION} (`git describe --dirty --always` at start), {now_utc()}",
         f"- command: `{command_line(argv)}`",
         "- what is timed: API client (in-process transport, records pre-serialised like the backend stores "
         "them) → record parsing → figure/patch building → JSON encoding as Dash sends it; no network",

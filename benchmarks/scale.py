@@ -42,7 +42,7 @@ import httpx
 import numpy as np
 import redis
 from dash import no_update
-from dash._utils import to_json
+from plotly.io.json import to_json_plotly
 from synthetic_lt import SyntheticDataset, SyntheticSpec, describe, write_synthetic_lt
 
 from dashboard import figures
@@ -51,11 +51,11 @@ from dashboard.pages import run as run_page
 from difficultynet import protocol
 from difficultynet.config import TrainConfig
 from difficultynet.export import build_weights_export
-from difficultynet.records import ClassColumns, EpochRecord, clean_float
+from difficultynet.records import EpochRecord, clean_float
+from difficultynet.synthetic import record_from_columns
 from difficultynet.train import RunDirectory
 from worker.lease import RunLease, owner_token
 from worker.reporter import RedisReporter
-from worker.tasks import _weights_from_run_dir
 
 logger = logging.getLogger("scale")
 
@@ -63,65 +63,7 @@ RESULTS_DIR = h.REPO_ROOT / "benchmarks" / "results"
 DEFAULT_WORK_DIR = h.REPO_ROOT / "var" / "bench" / "scale"
 FULL_VAL, FULL_TEST = 20, 50  # ImageNet-LT's balanced val and test sizes per class
 RUN_TIMEOUT_S = 3600.0
-NOTES = """\
-## Findings at 1000 classes
-
-* **Fixed: live updates crashed once a figure was patched.** The run page's callback returned its outputs
-  through `dataclasses.asdict`, which deep-copies every value and cannot copy a `dash.Patch` (`TypeError:
-  'Patch' object is not callable`), so every tick that appended an epoch failed. This benchmark's first
-  run hit it; `dashboard/pages/run.py` now returns the outputs as they are, with a regression test
-  (`tests/dashboard/test_run_poll_outputs.py`).
-* **Records and the stream are small and cheap to read.** The column-wise record costs about 40–50 bytes
-  per class (≈ 37–47 KiB at 1000 classes), so 200 epochs make ≈ 9 MiB of stream; reading all of it takes
-  well under 200 ms through XRANGE, `GET …/epochs?after=0` and an SSE replay, and a live tick reads one
-  record in a few ms. Nothing had to change in the record format, the API or the SSE endpoint.
-* **Live dashboard updates do not grow with epochs.** A new epoch costs ≈ 16 ms of server time and a
-  6–10 KiB `Patch` at 1000 classes, at epoch 3 as at epoch 200; an idle tick ≈ 5 ms and 0.6 KiB (earlier
-  runs of this benchmark, while other jobs loaded this 2-core machine, measured up to 40 ms and 15 ms).
-  Only opening a run page builds the curves and the 1000-column heatmap from every epoch: at 200 epochs
-  0.5 s + 0.2 s JSON encoding and a 1.8 MiB response (up to 1.2 s + 0.5 s under load), once per page
-  view. About a third of it is plotly's validation and encoding of the `go.Heatmap` object, which a
-  plain-dict figure would skip.
-* **The largest thing a 1000-class run keeps in Redis is its weights export, not its stream.** About
-  6 MiB of it is the Difficulty-Net MLP state printed as float64 (272k weights), the rest the per-epoch
-  histories (≈ 10 MiB at 200 epochs). While a run trains the key holds `weights.json` as the engine wrote
-  it (compact JSON since commit 37eff55; it was indented before, 12.8 MiB at 200 epochs); at the end the
-  worker stores `json.dumps` of the export (default separators, ≈ 5 % larger). Printing the MLP weights
-  as the shortest decimals that round-trip float32 would cut the MLP part by 38 % (5.9 → 3.7 MiB measured
-  on a real export, exact float32 values kept); not done here (engine code). Per-run Redis memory is
-  ≈ 20 MiB for a 200-epoch 1000-class Difficulty-Net run (`used_memory` grows more, allocator overhead
-  included), so budget ≈ 3 GiB of Redis per 100 such runs.
-* **The engine's per-epoch files grow with epochs.** `metrics.jsonl` and `weights.json` are rewritten
-  every epoch (≈ 0.2 s at epoch 1 and ≈ 0.6 s at epoch 200 at 1000 classes, up to 2.2 s under load with
-  the former indented `weights.json`, before the checkpoint, which also embeds every record): negligible
-  next to minute-long CPU epochs, noticeable for short GPU epochs; appending to `metrics.jsonl` would make
-  that part constant.
-
-## How to read this
-
-* **record** = one `epoch-record/v1` JSON (column-wise per-class values), as stored in the stream field
-  `record` and spliced verbatim into API responses. It grows linearly with classes, not with epochs.
-* **Redis memory** = `MEMORY USAGE <key> SAMPLES 0` (exact). `used_memory Δ` is `INFO memory` before the
-  run was created and after it finished (includes Celery's task/result keys).
-* **GET epochs?after=0** is what a dashboard does on first load or after changing the metric;
-  **GET last epoch** is what a live tick fetches. **SSE replay** = `GET /api/runs/{id}/events` of the
-  finished run from epoch 0 until the server closes the stream (the browser-facing live channel).
-* **dashboard** rows call the run page's live-update callback body `dashboard.pages.run.poll` with a real
-  `ApiClient` against the live API (HTTP + pydantic parsing + figure/patch building), then serialise the
-  outputs with Dash's own `dash._utils.to_json` (the `payload` column is what the browser downloads).
-  *first load* = empty view state (builds the curves and the 1000-column heatmap from every epoch);
-  *new epoch* = one epoch behind (a `Patch` appends it); *idle tick* = nothing new (the 1 s poll while
-  an epoch trains). Scatter and gains are the other two live charts (figure, then `Patch` on later epochs).
-* The **200-epoch** column is synthesised: records with the real run's 1000 class names and counts and
-  randomised per-class values in the same number format, written epoch by epoch through the worker's
-  `RedisReporter` (with the export read back from `weights.json` as `worker/tasks.py` does) after the
-  engine's per-epoch `metrics.jsonl` + `weights.json` writes (`difficultynet.train.RunDirectory`), while
-  holding the run's lease as a worker does; the Difficulty-Net state in the export is the real run's.
-* **weights key**: while a run trains it holds `weights.json` exactly as the engine wrote it; when the
-  run ends the worker replaces it with `json.dumps` of the final export, which is what the table shows.
-  At 1000 classes about 6 MiB of it is the Difficulty-Net MLP state (1000 → 128 → 128 → 1000 weights),
-  the rest the per-epoch weight and difficulty histories.
-"""
+NOTES = "benchmarks/results/scale-notes.md"  # hand-written findings and how to read the table
 
 
 # -- measurements -----------------------------------------------------------------------------------
@@ -147,7 +89,7 @@ def payload(outputs: dict[str, Any]) -> tuple[int, float]:
     """Bytes of the callback outputs as Dash serialises them (``no_update`` outputs are dropped)."""
     sent = {key: value for key, value in outputs.items() if value is not no_update}
     started = time.perf_counter()
-    body = to_json(sent)
+    body = to_json_plotly(sent)  # what Dash itself calls to serialise callback outputs
     return len(body.encode()), (time.perf_counter() - started) * 1000
 
 
@@ -295,34 +237,25 @@ def synthetic_record(
     val_acc = rng.binomial(max(val_n, 1), skill) / max(val_n, 1)
     test_acc = rng.binomial(max(test_n, 1), skill) / max(test_n, 1)
     difficulty = np.clip(1 - skill + rng.normal(0, 0.05, c), 0, 1)
-    weight = c * difficulty / max(float(difficulty.sum()), 1e-9)
-    return EpochRecord(
+    return record_from_columns(
+        epoch,
+        counts=template.classes.train_count,
+        names=template.classes.name,
+        val_acc=val_acc.tolist(),
+        test_acc=test_acc.tolist(),
+        difficulty=difficulty.tolist(),
         run_id=run_id,
-        epoch=epoch,
-        epochs_total=epochs,
         method=template.method,
-        elapsed_s=clean_float(template.epoch_time_s * epoch, 3),
+        epochs_total=epochs,
         epoch_time_s=template.epoch_time_s,
         train_loss=clean_float(template.train_loss * (1 - 0.5 * progress)),
         lr=template.lr,
-        top1=clean_float(float(test_acc.mean())),
-        balanced_acc=clean_float(float(test_acc.mean())),
         many_acc=template.many_acc,
         medium_acc=template.medium_acc,
         few_acc=template.few_acc,
         eval_split=template.eval_split,
         driver_loss=template.driver_loss,
         meta_loss=template.meta_loss,
-        classes=ClassColumns(
-            index=template.classes.index,
-            name=template.classes.name,
-            train_count=template.classes.train_count,
-            group=template.classes.group,
-            difficulty=[clean_float(v) for v in difficulty],
-            weight=[clean_float(v) for v in weight],
-            val_acc=[clean_float(v) for v in val_acc],
-            test_acc=[clean_float(v) for v in test_acc],
-        ),
     )
 
 
@@ -371,7 +304,10 @@ def write_epochs(
     template = last_record(client, template_export["run_id"])
     run_dir = RunDirectory(out_dir)
     sha = template_export["dataset_sha256"]
-    reporter = RedisReporter(client, run_id, lease=lease, export=_weights_from_run_dir(out_dir, config, sha))
+    # As the worker does while a run trains: ship the weights.json the engine wrote for this epoch.
+    reporter = RedisReporter(
+        client, run_id, lease=lease, export=lambda _: (out_dir / "weights.json").read_text(encoding="utf-8")
+    )
     rng = np.random.default_rng(0)
     records: list[EpochRecord] = []
     epochs = config.epochs
@@ -453,7 +389,7 @@ def used_memory(client: redis.Redis) -> int:
 
 @dataclass
 class Report:
-    meta: dict[str, str] = field(default_factory=dict)  # command, machine, date, commit
+    meta: dict[str, str] = field(default_factory=dict)  # command, machine, date, code (git describe)
     setup: list[tuple[str, str]] = field(default_factory=list)
     columns: dict[str, Figures] = field(default_factory=dict)
 
@@ -482,7 +418,7 @@ def benchmark(args: argparse.Namespace) -> Report:
             "command": h.command_line(),
             "machine": h.machine(),
             "date": h.now_utc(),
-            "commit": h.git_commit(),
+            "code": h.CODE_VERSION,
         }
     )
     root = h.fresh_stack_root(args.work_dir)
@@ -589,13 +525,19 @@ def benchmark(args: argparse.Namespace) -> Report:
 # -- output -----------------------------------------------------------------------------------------
 
 
+def code_version(meta: dict[str, str]) -> str:
+    if "code" in meta:
+        return f"code {meta['code']} (`git describe --dirty --always` at start)"
+    return f"commit {meta['commit']} (HEAD when these results were written; older runs kept no describe)"
+
+
 def render(report: Report) -> str:
     lines = [
         "# Scale: 1000 classes end to end (issue 7, target 3)",
         "",
         f"Generated by `benchmarks/scale.py`; do not edit by hand. Command: `{report.meta['command']}`  ",
         f"Machine: {report.meta['machine']}  ",
-        f"Date: {report.meta['date']} · commit {report.meta['commit']}",
+        f"Date: {report.meta['date']} · {code_version(report.meta)}",
         "",
         "| setup | |",
         "|---|---|",
@@ -611,7 +553,7 @@ def render(report: Report) -> str:
         lines.append(
             f"| {label} | " + " | ".join(report.columns[n].text.get(label, "–") for n in names) + " |"
         )
-    lines += ["", NOTES]
+    lines += ["", f"Findings and how to read this table (written by hand): `{NOTES}`."]
     return "\n".join(lines)
 
 

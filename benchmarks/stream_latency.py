@@ -1,6 +1,6 @@
 """Latency from XADD to client receipt for N concurrent SSE clients and N pollers on loopback.
 
-A real stack without workers (redis-server + the API under uvicorn, ``support.live_stack``): a synthetic
+A real stack without workers (redis-server + the API under uvicorn, ``stack.testing.live_stack``): a synthetic
 writer publishes epoch records through the worker's own ``RedisReporter`` (the code path a training task
 uses), with realistic 10-class and 1000-class records. For each N, N clients follow the run over
 ``GET /api/runs/{id}/events`` (SSE) and N clients poll ``GET /api/runs/{id}/epochs?after=<last>`` every
@@ -11,7 +11,7 @@ Errors = HTTP/transport failures plus missing or duplicated epochs at any client
     .venv/bin/python benchmarks/stream_latency.py --quick           # N = 1, 10; fewer epochs
     .venv/bin/python benchmarks/stream_latency.py --write benchmarks/results/stream-latency.md
 
-``--storm`` measures the disconnect storm instead (``support.sse_storm``): 150 clients follow a run, 140
+``--storm`` measures the disconnect storm instead (``stack.testing.sse_storm``): 150 clients follow a run, 140
 of them drop at the same instant as an epoch is appended, a new client joins later; per class count it
 reports the survivors' latency, the epochs missed or duplicated by the survivors and the late joiner, and
 the error lines in the API log. With ``--write`` each mode replaces only its own part of the file.
@@ -36,10 +36,12 @@ from pathlib import Path
 import _harness as h
 import httpx
 import redis
-from support.datasets import tiny_files, write_files
-from support.records import make_record
-from support.sse import aiter_sse
-from support.sse_storm import (
+
+from difficultynet import protocol
+from difficultynet.synthetic import synthetic_record
+from stack.testing.datasets import tiny_files, write_files
+from stack.testing.sse import aiter_sse
+from stack.testing.sse_storm import (
     StormPlan,
     StormResult,
     log_defects,
@@ -47,8 +49,6 @@ from support.sse_storm import (
     start_synthetic_run,
     upload_tiny_dataset,
 )
-
-from difficultynet import protocol
 from worker.reporter import RedisReporter
 
 TERMINAL = ("succeeded", "failed", "cancelled")
@@ -131,7 +131,7 @@ def write_epochs(db: redis.Redis, run_id: str, scenario: Scenario, xadd_at: dict
     """The synthetic training task: one record per interval through the worker's reporter, then done."""
     reporter = RedisReporter(db, run_id)
     records = [
-        make_record(run_id, epoch, epochs_total=scenario.epochs, num_classes=scenario.classes)
+        synthetic_record(run_id, epoch, epochs_total=scenario.epochs, num_classes=scenario.classes)
         for epoch in range(1, scenario.epochs + 1)
     ]
     for record in records:
@@ -222,7 +222,7 @@ def report(results: list[Result], args: argparse.Namespace) -> str:
             "",
             f"- Command: `{h.command_line()}`",
             f"- Machine: {h.machine()}",
-            f"- Date: {h.now_utc()}, code `{h.git_describe()}` (git describe --dirty --always)",
+            f"- Date: {h.now_utc()}, code {h.CODE_VERSION} (`git describe --dirty --always` at start)",
             f"- Setup: redis-server + API (uvicorn, 1 process) on loopback, no worker; a synthetic writer "
             f"publishes {s.epochs} epochs, one every {s.epoch_interval_s:g} s, through `worker.reporter."
             f"RedisReporter`. Pollers call `GET /epochs?after=<last>` every {s.poll_interval_s:g} s "
@@ -310,7 +310,7 @@ def storm_report(rows: list[StormRow]) -> str:
             "",
             f"- Command: `{h.command_line()}`",
             f"- Machine: {h.machine()}",
-            f"- Date: {h.now_utc()}, code `{h.git_describe()}` (git describe --dirty --always)",
+            f"- Date: {h.now_utc()}, code {h.CODE_VERSION} (`git describe --dirty --always` at start)",
             f"- Setup: a fresh stack per row (redis-server + API under uvicorn, no worker). {p.clients} SSE "
             f"clients follow one run; {p.epochs} epochs are appended one every {p.interval_s:g} s through "
             f"`RedisReporter`; {p.drop} clients disconnect at the same instant as epoch {p.storm_after} is "

@@ -1,4 +1,4 @@
-"""``python -m difficultynet`` = the ``dnet`` command."""
+"""``python -m difficultynet``: the engine's commands; the product's ``dnet`` (``stack.cli``) adds ``up``."""
 
 from difficultynet.cli import main
 

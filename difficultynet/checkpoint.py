@@ -1,8 +1,7 @@
-"""Atomic checkpoints of the full training state (tmp file + ``os.replace``: never a torn file)."""
+"""Atomic checkpoints of the full training state (``files.atomic_write``: never a torn file)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -10,22 +9,16 @@ import torch
 
 from difficultynet.config import TrainConfig
 from difficultynet.errors import CheckpointMismatch, DnetError
+from difficultynet.files import atomic_write
 
 CHECKPOINT_NAME = "checkpoint.pt"
 # Fields that may change between an interrupted run and its resumption without changing the maths.
 RUNTIME_ONLY_FIELDS = frozenset({"device", "num_threads"})
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    with atomic_write(path) as handle:
+        torch.save(state, handle)
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:

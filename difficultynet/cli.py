@@ -1,7 +1,8 @@
-"""``dnet``: validate manifests, train from the shell, write the demo dataset, start the local stack.
+"""The engine's commands: validate manifests, train from the shell, write the demo dataset.
 
-Importing this module is cheap and torch-free: torch (and the launcher) load only inside the commands
-that need them. Bad input exits with status 2 and a one-line message, never a traceback.
+The product's ``dnet`` (``stack.cli``) adds ``up`` to these; the engine itself never knows the launcher.
+Importing this module is cheap and torch-free: torch loads only inside the commands that need it. Bad
+input exits with status 2 and a one-line message, never a traceback.
 """
 
 from __future__ import annotations
@@ -9,17 +10,18 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from difficultynet.config import META_MODES, METHODS, MODELS, TrainConfig
-from difficultynet.errors import DnetError
+from difficultynet.config import META_MODES, METHODS, MODELS, LrSchedule, TrainConfig
+from difficultynet.errors import DnetError, UsageError
 from difficultynet.manifest import ManifestInvalid, ManifestReport
 from difficultynet.records import EpochRecord
 
@@ -32,8 +34,14 @@ out = Console(soft_wrap=True, highlight=False)
 err = Console(stderr=True, soft_wrap=True, highlight=False)
 
 
-class UsageError(DnetError):
-    """Bad command-line input detected after argparse (shown as one line, exit 2)."""
+@dataclass(frozen=True)
+class Command:
+    """One ``dnet`` subcommand: its name, one-line help, arguments and handler (returns the exit code)."""
+
+    name: str
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    handler: Callable[[argparse.Namespace], int]
 
 
 # ---------------------------------------------------------------------------------------------- validate
@@ -145,7 +153,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-# ---------------------------------------------------------------------------------------------- demo / up
+# ---------------------------------------------------------------------------------------------- demo
 
 
 def cmd_demo_data(args: argparse.Namespace) -> int:
@@ -154,12 +162,6 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
     manifest = write_demo_dataset(args.directory)
     out.print(f"demo dataset written: {manifest}")
     return EXIT_OK
-
-
-def cmd_up(args: argparse.Namespace) -> int:
-    from stack.launcher import run_up
-
-    return int(run_up(args))
 
 
 # ---------------------------------------------------------------------------------------------- parser
@@ -178,7 +180,7 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float, help="classifier learning rate")
-    p.add_argument("--lr-schedule", choices=("step", "cosine"))
+    p.add_argument("--lr-schedule", choices=get_args(LrSchedule))
     p.add_argument("--seed", type=int)
     p.add_argument("--device", help="auto | cpu | cuda | cuda:<i>")
     p.add_argument("--num-threads", type=int, help="torch CPU threads")
@@ -196,35 +198,37 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")  # fmt: skip
 
 
-def build_parser(*, with_up_arguments: bool = False) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="dnet", description="Difficulty-Net: long-tailed training and dashboard"
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress messages")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    p = sub.add_parser("validate", help="check a manifest and summarise its classes")
+def _add_validate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("manifest", type=Path)
     p.add_argument("--data-root", type=Path)
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--max-errors", type=int, default=100)
     p.add_argument("--no-image-check", action="store_true", help="skip opening every image")
-    p.set_defaults(handler=cmd_validate)
 
-    p = sub.add_parser("train", help="train a model on a manifest")
-    _add_train_arguments(p)
-    p.set_defaults(handler=cmd_train)
 
-    p = sub.add_parser("demo-data", help="write the built-in long-tailed digits dataset")
+def _add_demo_data_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("directory", type=Path)
-    p.set_defaults(handler=cmd_demo_data)
 
-    p = sub.add_parser("up", help="start redis, API, worker and dashboard locally")
-    if with_up_arguments:  # the launcher is imported only when `up` runs
-        from stack.launcher import add_up_arguments
 
-        add_up_arguments(p)
-    p.set_defaults(handler=cmd_up)
+ENGINE_COMMANDS: tuple[Command, ...] = (
+    Command("validate", "check a manifest and summarise its classes", _add_validate_arguments, cmd_validate),
+    Command("train", "train a model on a manifest", _add_train_arguments, cmd_train),
+    Command(
+        "demo-data", "write the built-in long-tailed digits dataset", _add_demo_data_arguments, cmd_demo_data
+    ),
+)
+
+
+def build_parser(commands: Sequence[Command] = ENGINE_COMMANDS) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dnet", description="Difficulty-Net: long-tailed training and dashboard"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress messages")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in commands:
+        p = sub.add_parser(command.name, help=command.help)
+        command.add_arguments(p)
+        p.set_defaults(handler=command.handler)
     return parser
 
 
@@ -236,11 +240,9 @@ def _validation_message(exc: ValidationError) -> str:
     return "invalid settings: " + "; ".join(parts)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    # The only global option is the flag -v, so the first non-option word is the command (`dnet -v up`).
-    command = next((arg for arg in argv if not arg.startswith("-")), None)
-    args = build_parser(with_up_arguments=command == "up").parse_args(argv)
+def main(argv: Sequence[str] | None = None, commands: Sequence[Command] = ENGINE_COMMANDS) -> int:
+    """Run one command (``commands`` lets the product CLI add its own); returns the exit code."""
+    args = build_parser(commands).parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Method = Literal["ce", "focal", "cb", "cdb", "bsce", "ldam-drw", "dnet", "dnet-bsce"]
-METHODS: tuple[str, ...] = ("ce", "focal", "cb", "cdb", "bsce", "ldam-drw", "dnet", "dnet-bsce")
+METHODS: tuple[str, ...] = get_args(Method)
 DNET_METHODS: frozenset[str] = frozenset({"dnet", "dnet-bsce"})
 # The base loss of the recommended Difficulty-Net recipe (the dashboard's first preset); chosen from the
 # 3-seed CIFAR-10-LT benchmark, see benchmarks/results/methods-cpu-notes.md.
 RECOMMENDED_DNET_METHOD: Method = "dnet-bsce"
 
 ModelName = Literal["resnet8", "resnet20", "resnet32", "resnet18", "resnet50"]
-MODELS: tuple[str, ...] = ("resnet8", "resnet20", "resnet32", "resnet18", "resnet50")
+MODELS: tuple[str, ...] = get_args(ModelName)
 
 MetaMode = Literal["full", "head", "driver_only"]
-META_MODES: tuple[str, ...] = ("full", "head", "driver_only")
+META_MODES: tuple[str, ...] = get_args(MetaMode)
 
 LrSchedule = Literal["step", "cosine"]
 VirtualLr = Literal["current", "base"]

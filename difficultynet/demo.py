@@ -9,13 +9,13 @@ upscaled to 32×32 grayscale PNGs.
 from __future__ import annotations
 
 import io
-import os
 import random
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from difficultynet.files import atomic_write_bytes
 
 MANIFEST_NAME = "manifest.csv"
 CLASS_NAMES: tuple[str, ...] = (
@@ -55,15 +55,7 @@ def _write_if_changed(path: Path, data: bytes) -> None:
     """Atomic write that skips identical content, so re-running over a folder is cheap and consistent."""
     if path.is_file() and path.read_bytes() == data:
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, data)
 
 
 def write_demo_dataset(directory: Path, *, seed: int = 0) -> Path:

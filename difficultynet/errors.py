@@ -16,3 +16,7 @@ class RunCancelled(DnetError):
 
 class CheckpointMismatch(DnetError):
     """A checkpoint exists but belongs to a different config or dataset."""
+
+
+class UsageError(DnetError):
+    """Bad command-line input or settings, found after argparse (shown as one line, exit code 2)."""

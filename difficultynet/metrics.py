@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -58,7 +57,3 @@ def to_class_accuracy(correct: torch.Tensor, total: torch.Tensor) -> ClassAccura
     n = sum(total_list)
     top1 = sum(correct_list) / n if n else 0.0
     return ClassAccuracy(acc=acc, present=[t > 0 for t in total_list], top1=top1)
-
-
-def finite_or_zero(values: Sequence[float]) -> list[float]:
-    return [v if math.isfinite(v) else 0.0 for v in values]

@@ -17,17 +17,12 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from difficultynet.checkpoint import (
-    CHECKPOINT_NAME,
-    atomic_write_bytes,
-    check_compatible,
-    load_checkpoint,
-    save_checkpoint,
-)
+from difficultynet.checkpoint import CHECKPOINT_NAME, check_compatible, load_checkpoint, save_checkpoint
 from difficultynet.config import TrainConfig
 from difficultynet.data.splits import load_splits
 from difficultynet.device import describe_device, resolve_device
 from difficultynet.export import build_weights_export
+from difficultynet.files import atomic_write_bytes
 from difficultynet.manifest import Manifest
 from difficultynet.records import EpochRecord
 from difficultynet.trainer import StopCheck, Trainer

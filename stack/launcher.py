@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
+from difficultynet.errors import UsageError
 from stack import probes, services
 from stack.instance import InstanceLock
 from stack.redis_server import RedisServer, free_port
@@ -35,10 +36,6 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 REDIS_START_TIMEOUT_S = 15.0
 POLL_INTERVAL_S = 0.5
 DEMO_DATASET_NAME = "demo-digits.csv"  # how the dashboard lists it
-
-
-class UsageError(Exception):
-    """Bad arguments or settings: exit code 2."""
 
 
 class StartupError(Exception):
@@ -374,7 +371,7 @@ def run_up(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Standalone entry (``python -m stack.launcher``); ``dnet up`` is the usual way in."""
+    """Standalone entry (``python -m stack.launcher``); ``dnet up`` (``stack.cli``) is the usual way in."""
     parser = argparse.ArgumentParser(prog="dnet up", description="Run the whole stack locally.")
     add_up_arguments(parser)
     return run_up(parser.parse_args(argv))

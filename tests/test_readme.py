@@ -70,8 +70,9 @@ def test_api_table_matches_the_openapi_schema() -> None:
 
 
 def test_cli_table_names_every_subcommand() -> None:
-    cli = importlib.import_module("difficultynet.cli")
-    parser = cli.build_parser()
+    engine_cli = importlib.import_module("difficultynet.cli")
+    product_cli = importlib.import_module("stack.cli")  # the product's `dnet`: the engine's commands + up
+    parser = engine_cli.build_parser(product_cli.COMMANDS)
     subcommands = {
         name
         for action in parser._actions

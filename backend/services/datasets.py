@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import time
 import uuid
 import zipfile
@@ -27,6 +26,7 @@ from backend.services import zipbundle
 from backend.services.quota import DataQuota
 from backend.settings import Settings
 from backend.store import Store, StoredDataset
+from difficultynet.files import atomic_write_bytes
 from difficultynet.manifest import (
     ManifestReport,
     ValidationOptions,
@@ -191,10 +191,7 @@ class DatasetService:
         folder = self._folder(dataset_id)
         manifest_path = folder / "manifest.csv"
         with self.quota.reserve(len(raw)):
-            folder.mkdir(parents=True, exist_ok=True)
-            partial = folder / f".manifest-{uuid.uuid4().hex}.tmp"
-            partial.write_bytes(raw)
-            os.replace(partial, manifest_path)  # atomic: readers never see half a manifest
+            atomic_write_bytes(manifest_path, raw)  # readers never see half a manifest
         return _Prepared("csv", manifest_path, base_dir, report)
 
     def _prepare_zip(self, dataset_id: str, file: IO[bytes]) -> _Prepared:

@@ -11,7 +11,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from difficultynet.files import atomic_write
 from difficultynet.manifest import Manifest, ManifestInvalid, RowError, with_errors
 from difficultynet.manifest.paths import unreadable_image_reason
 
@@ -108,20 +108,6 @@ def _load_cached(path: Path, expected_shape: tuple[int, ...]) -> np.ndarray | No
     return array
 
 
-def _save_atomic(path: Path, array: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.save(handle, array, allow_pickle=False)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-
-
 def load_images(
     manifest: Manifest,
     *,
@@ -150,6 +136,7 @@ def load_images(
         ]
         raise ManifestInvalid(with_errors(manifest.report, errors))
     if cache_path is not None:
-        _save_atomic(cache_path, images)
+        with atomic_write(cache_path) as handle:
+            np.save(handle, images, allow_pickle=False)
         logger.info("image cache written: %s (%.1f MB)", cache_path, images.nbytes / 1e6)
     return images

@@ -11,11 +11,11 @@ import pytest
 import redis
 import uvicorn
 from fastapi.testclient import TestClient
-from support.datasets import tiny_files, write_files
 
 from backend.main import create_app
 from backend.settings import Settings
 from stack.redis_server import RedisServer, free_port
+from stack.testing.datasets import tiny_files, write_files
 
 REDIS_DB = 5  # other test packages share the session redis-server; keep to our own database
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from support.datasets import make_zip, png_bytes, tiny_files, write_files
 
 from backend.settings import Settings
+from stack.testing.datasets import make_zip, png_bytes, tiny_files, write_files
 
 
 def post_file(client: TestClient, name: str, data: bytes, base: str = "tiny") -> Any:
@@ -136,9 +136,9 @@ VAL_ROWS = ("img/ant/val0.png,ant,val", "img/bee/val0.png,bee,val", "img/cat/val
     [
         (("../../outside/secret.png,ant,train",), "..", 2),
         (("/etc/passwd,ant,train",), "absolute", 2),
-        (("img/ant/missing.png,ant,train",), "", 2),
+        (("img/ant/missing.png,ant,train",), "file not found", 2),
         (("img/ant/train0.png,ant,bogus",), "split", 2),
-        (("img/ant/train0.png,,train",), "", 2),
+        (("img/ant/train0.png,,train",), "empty label", 2),
     ],
     ids=["traversal", "absolute-path", "missing-file", "bad-split", "empty-label"],
 )
@@ -154,7 +154,7 @@ def test_symlink_escaping_the_data_root_is_rejected(
 ) -> None:
     (tiny_dir / "img" / "ant" / "escape.png").symlink_to(outside_file)
     response = post_file(client, "link.csv", manifest("img/ant/escape.png,ant,train", *VALID_ROWS, *VAL_ROWS))
-    assert_error(response, 422, row=2)
+    assert_error(response, 422, reason="outside the data root", row=2)
 
 
 def test_corrupt_image_is_rejected(client: TestClient, tiny_dir: Path) -> None:
@@ -162,7 +162,7 @@ def test_corrupt_image_is_rejected(client: TestClient, tiny_dir: Path) -> None:
     response = post_file(
         client, "corrupt.csv", manifest("img/ant/broken.png,ant,train", *VALID_ROWS, *VAL_ROWS)
     )
-    assert_error(response, 422, row=2)
+    assert_error(response, 422, reason="not a readable image", row=2)
 
 
 @pytest.mark.parametrize(
@@ -234,7 +234,7 @@ def test_malformed_content_length_is_400(client: TestClient) -> None:
 def test_json_bodies_have_their_own_small_cap(client: TestClient, api_settings: Settings) -> None:
     padding = "x" * (api_settings.max_json_body_kb * 1024 + 10)
     response = client.post("/api/runs", json={"dataset_id": "0" * 16, "pad": padding})
-    assert_error(response, 413)
+    assert_error(response, 413, reason=f"exceeds the {api_settings.max_json_body_kb} KiB limit")
 
 
 # -- adversarial zip bundles --------------------------------------------------------------------------------
@@ -304,6 +304,6 @@ def test_zip_with_an_invalid_manifest_reports_rows_and_leaves_nothing_behind(
 ) -> None:
     files = tiny_files()
     files["manifest.csv"] += b"img/ant/nothere.png,ant,train\n"
-    body = assert_error(post_file(client, "bad.zip", make_zip(files)), 422, row=19)
+    body = assert_error(post_file(client, "bad.zip", make_zip(files)), 422, reason="file not found", row=19)
     assert body["errors"][0]["column"] == "path"
     assert list(api_settings.uploads_dir.iterdir()) == []

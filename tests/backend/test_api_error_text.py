@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
-from support.datasets import make_zip, tiny_files
 
 from backend.settings import Settings
+from stack.testing.datasets import make_zip, tiny_files
 
 CLASS_NAME = re.compile(r"\b[A-Za-z]*(Error|Exception|Warning)\b")
 ABSOLUTE_PATH = re.compile(r"(^|[\s'\"(=:])/[^\s'\"]+")

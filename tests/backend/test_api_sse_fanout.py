@@ -14,13 +14,13 @@ import pytest
 import redis
 from fastapi.sse import ServerSentEvent
 from fastapi.testclient import TestClient
-from support.records import make_record
-from support.sse import aiter_sse
 
 from backend.services import events
 from backend.services.events import SUBSCRIBER_QUEUE, RunFeeds, run_events
 from backend.settings import Settings
 from difficultynet import protocol
+from difficultynet.synthetic import synthetic_record as make_record
+from stack.testing.sse import aiter_sse
 from worker.reporter import RedisReporter
 
 CLIENTS = 150  # above the API's request pool (64) and redis-py's default pool size (100)

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
-from support.datasets import make_zip, tiny_files
 
 from backend.services import datasets as datasets_service
 from backend.settings import Settings
 from difficultynet.manifest import paths as manifest_paths
+from stack.testing.datasets import make_zip, tiny_files
 
 MakeClient = Callable[..., TestClient]
 GIB = 1024**3

@@ -2,7 +2,7 @@
 within a second, a new follower gets the full replay then live epochs, the API logs no error, and the
 API's Redis connections for the event streams come back to a small bound.
 
-Real processes: the API under uvicorn (its own log file) and redis-server, via ``support.live_stack``.
+Real processes: the API under uvicorn (its own log file) and redis-server, via ``stack.testing.live_stack``.
 """
 
 from __future__ import annotations
@@ -17,19 +17,19 @@ from typing import Any
 import httpx
 import pytest
 import redis
-from support.live_stack import LiveStack
-from support.records import make_record
-from support.sse import aiter_sse
-from support.sse_storm import (
+
+from backend.services.events import READER_CLIENT_NAME, REPLAY_CLIENT_NAME, REPLAY_CONNECTIONS
+from backend.store import REQUEST_POOL_SIZE
+from difficultynet.synthetic import synthetic_record as make_record
+from stack.testing.live_stack import LiveStack
+from stack.testing.sse import aiter_sse
+from stack.testing.sse_storm import (
     StormPlan,
     log_defects,
     run_storm,
     start_synthetic_run,
     upload_tiny_dataset,
 )
-
-from backend.services.events import READER_CLIENT_NAME, REPLAY_CLIENT_NAME, REPLAY_CONNECTIONS
-from backend.store import REQUEST_POOL_SIZE
 from worker.reporter import RedisReporter
 
 TOKEN = "storm-token"

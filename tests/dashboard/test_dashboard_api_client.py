@@ -17,7 +17,7 @@ from dashboard.api_client import (
     ApiValidationError,
 )
 from dashboard.models import RunRequest
-from dashboard.synthetic import synthetic_records
+from difficultynet.synthetic import synthetic_records
 
 
 def client_answering(status: int, body: object | bytes) -> ApiClient:

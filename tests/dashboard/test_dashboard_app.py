@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from dashboard import ids
 from dashboard.app import create_app
 from dashboard.settings import DashboardSettings
-from dashboard.synthetic import synthetic_records
+from difficultynet.synthetic import synthetic_records
 
 TOKEN = "tok-do-not-leak-7f3a"
 

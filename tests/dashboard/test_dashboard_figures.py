@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -10,32 +11,14 @@ from dash import Patch
 
 from dashboard import figures
 from dashboard.models import Dataset, DatasetClass
-from dashboard.synthetic import synthetic_records
-from difficultynet.records import ClassColumns, EpochRecord
+from difficultynet.records import EpochRecord
+from difficultynet.synthetic import record_from_columns, synthetic_records
 
 
-def make_record(
-    epoch: int,
-    counts: list[int],
-    difficulty: list[float],
-    *,
-    test_acc: list[float] | None = None,
-    names: list[str] | None = None,
-    epochs_total: int = 5,
-) -> EpochRecord:
-    n = len(counts)
-    names = names or [f"c{i}" for i in range(n)]
-    test = test_acc or [1 - d for d in difficulty]
-    return EpochRecord(
-        run_id="r", epoch=epoch, epochs_total=epochs_total, method="dnet", elapsed_s=float(epoch),
-        epoch_time_s=1.0, train_loss=1.0, lr=0.1, top1=0.5, balanced_acc=0.4,
-        classes=ClassColumns(
-            index=list(range(n)), name=names, train_count=counts,
-            group=["many" if c > 100 else "few" if c < 20 else "medium" for c in counts],
-            difficulty=difficulty, weight=[n * d / sum(difficulty) for d in difficulty],
-            val_acc=[1 - d for d in difficulty], test_acc=test,
-        ),
-    )  # fmt: skip
+def make_record(epoch: int, counts: list[int], difficulty: list[float], **columns: Any) -> EpochRecord:
+    """A record with val acc = 1 − difficulty (test acc too unless given)."""
+    val_acc = [1 - d for d in difficulty]
+    return record_from_columns(epoch, counts=counts, val_acc=val_acc, difficulty=difficulty, **columns)
 
 
 def patch_ops(patch: Patch) -> list[dict]:

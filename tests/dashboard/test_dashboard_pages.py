@@ -12,7 +12,7 @@ from fake_backend import FakeBackend
 from dashboard import ids
 from dashboard.api_client import ApiClient
 from dashboard.pages import compare, datasets, new_run
-from dashboard.synthetic import synthetic_records
+from difficultynet.synthetic import synthetic_records
 
 
 def text_of(component: object) -> str:

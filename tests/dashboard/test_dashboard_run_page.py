@@ -12,7 +12,7 @@ from dashboard import figures, ids
 from dashboard.api_client import ApiClient
 from dashboard.pages import run as run_page
 from dashboard.pages.run import RunViewState, poll
-from dashboard.synthetic import synthetic_records
+from difficultynet.synthetic import synthetic_records
 
 
 def tick(

@@ -1,6 +1,6 @@
 """The dashboard in a real headless Chromium against the real local stack.
 
-redis-server + a Celery worker process + the API (``support.live_stack``) + ``python -m dashboard``, all
+redis-server + a Celery worker process + the API (``stack.testing.live_stack``) + ``python -m dashboard``, all
 as child processes; the browser uploads an invalid manifest (row errors shown), then the mini CIFAR-10-LT
 bundle, starts a CE baseline and a 2-epoch Difficulty-Net run through the form, watches the difficulty
 curves gain a point per epoch, sees the gains chart, and downloads the weights export, which must match
@@ -25,14 +25,14 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
-from support.live_stack import REPO_ROOT, LiveStack
 
 from difficultynet.export import validate_weights_export
 from stack.redis_server import free_port
+from stack.testing.live_stack import REPO_ROOT, LiveStack
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path(os.environ.get("DNET_CHROMIUM", "/usr/bin/chromium"))  # Debian's chromium
 CHROMIUM_ARGS = [
     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
     "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync",
@@ -43,7 +43,10 @@ TRAIN_TIMEOUT_MS = 240_000
 UI_TIMEOUT_MS = 30_000
 
 if not CHROMIUM.exists():
-    pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)", allow_module_level=True)
+    missing = f"{CHROMIUM} not installed (apt-get install chromium chromium-driver)"
+    if os.environ.get("DNET_REQUIRE_BROWSER"):  # CI (.ci/run): a skipped browser test is a failure there
+        pytest.fail(f"DNET_REQUIRE_BROWSER is set but {missing}", pytrace=False)
+    pytest.skip(missing, allow_module_level=True)
 
 
 def bundle_from_manifest(manifest: Path) -> bytes:

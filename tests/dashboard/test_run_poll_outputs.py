@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 
 from dash import Patch, no_update
-from dash._utils import to_json
 from fake_backend import FakeBackend
+from plotly.io.json import to_json_plotly
 
 from dashboard.api_client import ApiClient
 from dashboard.pages.run import RunViewState, poll
-from dashboard.synthetic import synthetic_records
+from difficultynet.synthetic import synthetic_records
 
 
 def test_live_tick_outputs_keep_patches_and_serialise(backend: FakeBackend, api: ApiClient) -> None:
@@ -25,6 +25,6 @@ def test_live_tick_outputs_keep_patches_and_serialise(backend: FakeBackend, api:
     outputs = poll(api, run_id, state, "difficulty", state.picks, 2).as_outputs()
 
     assert isinstance(outputs["curves"], Patch) and isinstance(outputs["heatmap"], Patch)
-    sent = json.loads(to_json({k: v for k, v in outputs.items() if v is not no_update}))
+    sent = json.loads(to_json_plotly({k: v for k, v in outputs.items() if v is not no_update}))
     heatmap_ops = sent["heatmap"]["operations"]
     assert [op["params"]["value"] for op in heatmap_ops if op["location"] == ["data", 0, "y"]] == [[3]]

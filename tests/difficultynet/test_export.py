@@ -14,19 +14,16 @@ import pytest
 from difficultynet.config import TrainConfig
 from difficultynet.errors import DnetError
 from difficultynet.export import WEIGHTS_SCHEMA_ID, build_weights_export, validate_weights_export
-from difficultynet.records import ClassColumns, EpochRecord
+from difficultynet.records import EpochRecord
+from difficultynet.synthetic import record_from_columns
 
 SHA = "0123456789abcdef" * 4
 
 
 def _record(epoch: int, weights: list[float], val_acc: list[float], balanced: float) -> EpochRecord:
-    return EpochRecord(
-        run_id="run-1", epoch=epoch, epochs_total=3, method="cdb", elapsed_s=float(epoch), epoch_time_s=1.0,
-        train_loss=1.0, lr=0.1, top1=balanced, balanced_acc=balanced, many_acc=0.9, medium_acc=None,
-        few_acc=0.1, eval_split="test", classes=ClassColumns(
-            index=[0, 1], name=["cat", "dog"], train_count=[500, 5], group=["many", "few"],
-            difficulty=[1 - a for a in val_acc], weight=weights, val_acc=val_acc, test_acc=[0.9, 0.1],
-        ),
+    return record_from_columns(
+        epoch, counts=[500, 5], names=["cat", "dog"], val_acc=val_acc, test_acc=[0.9, 0.1], weight=weights,
+        run_id="run-1", method="cdb", epochs_total=3, top1=balanced, balanced_acc=balanced,
     )  # fmt: skip
 
 

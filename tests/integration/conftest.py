@@ -10,8 +10,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from support.datasets import upload_training_dataset
-from support.live_stack import LiveStack
+
+from stack.testing.datasets import upload_training_dataset
+from stack.testing.live_stack import LiveStack
 
 TOKEN = "integration-token"
 

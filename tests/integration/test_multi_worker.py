@@ -1,6 +1,6 @@
 """Two Celery workers with distinct ``CUDA_VISIBLE_DEVICES`` on one Redis train two runs at the same time.
 
-Real redis-server, real API and two real worker processes (``support.live_stack``). Each worker runs one
+Real redis-server, real API and two real worker processes (``stack.testing.live_stack``). Each worker runs one
 task at a time (``-c 1``, prefetch 1, late acks), so two runs submitted back to back must land on
 different workers and overlap in time. CPU training ignores the pinned device ids, which is why distinct
 values such as ``""`` and ``"1"`` work on a machine without a GPU.
@@ -15,9 +15,9 @@ from typing import Any
 
 import httpx
 import pytest
-from support.live_stack import LiveStack
 
 from difficultynet.demo import write_demo_dataset
+from stack.testing.live_stack import LiveStack
 
 pytestmark = pytest.mark.integration
 

@@ -15,8 +15,9 @@ from typing import Any
 
 import httpx
 import pytest
-from support.live_stack import LiveStack, StackTimings
 from support.waiting import run_state, wait_for, wait_until_finished
+
+from stack.testing.live_stack import LiveStack, StackTimings
 
 pytestmark = pytest.mark.integration
 

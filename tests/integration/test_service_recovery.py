@@ -13,8 +13,9 @@ from typing import Any
 
 import httpx
 import pytest
-from support.live_stack import LiveStack
 from support.waiting import all_epochs, run_state, wait_for, wait_for_epoch, wait_until_finished
+
+from stack.testing.live_stack import LiveStack
 
 pytestmark = pytest.mark.integration
 

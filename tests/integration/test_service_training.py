@@ -11,12 +11,12 @@ from typing import Any
 
 import httpx
 import pytest
-from support.live_stack import LiveStack
-from support.sse import SseEvent, iter_sse
 from support.waiting import all_epochs, run_state, wait_for_epoch, wait_until_finished
 
 from difficultynet.export import validate_weights_export
 from difficultynet.records import EpochRecord
+from stack.testing.live_stack import LiveStack
+from stack.testing.sse import SseEvent, iter_sse
 
 pytestmark = pytest.mark.integration
 

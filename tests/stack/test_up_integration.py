@@ -36,7 +36,7 @@ def dnet_up_command(*args: str) -> list[str]:
     script = Path(sys.executable).parent / "dnet"
     if script.exists():
         return [str(script), "up", *args]
-    entry = "import sys; from difficultynet.cli import main; sys.exit(main())"
+    entry = "import sys; from stack.cli import main; sys.exit(main())"
     return [sys.executable, "-c", entry, "up", *args]
 
 

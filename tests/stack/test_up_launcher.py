@@ -32,7 +32,9 @@ RECORDS_SIGTERM = (
 
 @pytest.fixture
 def launcher(tmp_path: Path) -> Launcher:
-    settings = StackSettings(var_dir=tmp_path / "var", stop_grace_s=5)
+    settings = StackSettings(
+        var_dir=tmp_path / "var", stop_grace_s=5, api_port=free_port(), dashboard_port=free_port()
+    )
     paths = settings.paths()
     paths.logs_dir.mkdir(parents=True)
     console = Console(file=io.StringIO(), soft_wrap=True, width=200)
@@ -126,7 +128,8 @@ def test_unreachable_external_redis_fails_fast_without_leaking_the_password(
     port = free_port()
     monkeypatch.setenv("DNET_REDIS_URL", f"redis://:hunter2@127.0.0.1:{port}/0")
     started = time.monotonic()
-    code = run_up(parse("--var-dir", str(tmp_path / "v"), "--api-port", str(free_port())))
+    ports = ("--api-port", str(free_port()), "--dashboard-port", str(free_port()))
+    code = run_up(parse("--var-dir", str(tmp_path / "v"), *ports))
     out = capsys.readouterr().out
     assert code == EXIT_FAILED
     assert f"DNET_REDIS_URL=redis://:***@127.0.0.1:{port}/0 is not reachable" in out

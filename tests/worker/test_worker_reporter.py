@@ -9,10 +9,10 @@ from collections.abc import Sequence
 import pytest
 import redis
 from support import runs
-from support.records import make_record
 
 from difficultynet import protocol
 from difficultynet.records import EpochRecord
+from difficultynet.synthetic import synthetic_record
 from worker.lease import RunLease
 from worker.reporter import RedisReporter
 
@@ -29,7 +29,7 @@ def export(records: Sequence[EpochRecord]) -> str:
 
 def test_each_epoch_becomes_one_stream_entry_with_progress_and_weights(db: redis.Redis) -> None:
     reporter = RedisReporter(db, RUN, export=export)
-    records = [make_record(RUN, epoch, epochs_total=3) for epoch in (1, 2, 3)]
+    records = [synthetic_record(RUN, epoch, epochs_total=3) for epoch in (1, 2, 3)]
     for record in records:
         reporter(record)
     entries = runs.stream_entries(db, RUN)
@@ -44,10 +44,10 @@ def test_each_epoch_becomes_one_stream_entry_with_progress_and_weights(db: redis
 def test_a_resumed_run_replaying_its_epochs_adds_nothing_twice(db: redis.Redis) -> None:
     first = RedisReporter(db, RUN)
     for epoch in (1, 2):
-        first(make_record(RUN, epoch))
+        first(synthetic_record(RUN, epoch))
     resumed = RedisReporter(db, RUN)  # a new process after a crash re-reports 1-2, then goes on
     for epoch in (1, 2, 3):
-        resumed(make_record(RUN, epoch))
+        resumed(synthetic_record(RUN, epoch))
     assert stream_epochs(db) == [1, 2, 3]
 
 
@@ -56,30 +56,32 @@ def test_epochs_lost_by_redis_are_re_added_in_order(
 ) -> None:
     reporter = RedisReporter(db, RUN)
     for epoch in (1, 2, 3, 4):
-        reporter(make_record(RUN, epoch))
+        reporter(synthetic_record(RUN, epoch))
     # Redis restarts and its AOF lacks the last second: the stream only has epochs 1-2 again.
     db.delete(protocol.epochs_key(RUN))
     for epoch in (1, 2):
         db.xadd(
-            protocol.epochs_key(RUN), {"record": make_record(RUN, epoch).model_dump_json()}, id=f"{epoch}-0"
+            protocol.epochs_key(RUN),
+            {"record": synthetic_record(RUN, epoch).model_dump_json()},
+            id=f"{epoch}-0",
         )
     with caplog.at_level(logging.WARNING, logger="worker.reporter"):
-        reporter(make_record(RUN, 5))
+        reporter(synthetic_record(RUN, 5))
     assert stream_epochs(db) == [1, 2, 3, 4, 5]
     assert "re-added epochs [3, 4]" in caplog.text
 
 
 def test_records_of_another_run_are_refused(db: redis.Redis) -> None:
     with pytest.raises(ValueError, match="sent to the reporter of"):
-        RedisReporter(db, RUN)(make_record("9" * 32, 1))
+        RedisReporter(db, RUN)(synthetic_record("9" * 32, 1))
 
 
 def test_progress_writes_are_fenced_by_the_lease(db: redis.Redis) -> None:
     lease = RunLease(db, RUN, ttl_s=5, owner="me")
     assert lease.try_acquire()
     reporter = RedisReporter(db, RUN, lease=lease)
-    reporter(make_record(RUN, 1))
+    reporter(synthetic_record(RUN, 1))
     assert db.hget(protocol.run_key(RUN), "epoch") == "1"
     db.set(protocol.lease_key(RUN), "someone-else")
-    reporter(make_record(RUN, 2))
+    reporter(synthetic_record(RUN, 2))
     assert db.hget(protocol.run_key(RUN), "epoch") == "1" and lease.lost.is_set()

@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 import redis
 from support import runs
-from support.datasets import tiny_files, write_files
 from support.runs import add_run
 from test_worker_recovery import Sent
 
 from difficultynet import protocol
 from difficultynet.config import TrainConfig
+from stack.testing.datasets import tiny_files, write_files
 from worker.attempts import count_deaths
 from worker.lease import RunLease, owner_token
 from worker.recovery import recover_orphaned_runs

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 import redis
 from support import runs
-from support.datasets import tiny_files, write_files
 from support.runs import add_run
 
 from difficultynet import protocol
 from difficultynet.config import TrainConfig
 from difficultynet.export import validate_weights_export
+from stack.testing.datasets import tiny_files, write_files
 from worker.lease import RunLease
 from worker.settings import WorkerSettings
 from worker.tasks import TrainingJob
@@ -45,6 +45,15 @@ def dataset(tmp_path: Path) -> tuple[str, str]:
 
 def run_job(settings: WorkerSettings, config: TrainConfig, dataset: tuple[str, str]) -> dict[str, Any]:
     return TrainingJob(settings, RUN, "test@host").run(config.model_dump(mode="json"), *dataset)
+
+
+def train_to_the_end_then_redeliver(
+    db: redis.Redis, worker_settings: WorkerSettings, config: TrainConfig, dataset: tuple[str, str]
+) -> None:
+    """A run that trained to its end, its task then delivered again (as after a crash before the ack)."""
+    add_run(db, RUN, config)
+    assert run_job(worker_settings, config, dataset)["status"] == "succeeded"
+    db.hset(protocol.run_key(RUN), "status", "running")
 
 
 def stream_epochs(db: redis.Redis) -> list[int]:
@@ -108,26 +117,37 @@ def test_cancel_stops_within_a_batch_and_resume_completes_exactly_once(
     kept = stream_epochs(db)
     assert 1 <= len(kept) < 40 and kept == list(range(1, len(kept) + 1))
 
-    # The same run delivered again (as after a crash): it resumes from the checkpoint.
+    # The same run delivered again: it resumes from the checkpoint and reports each epoch exactly once.
     db.hset(protocol.run_key(RUN), "status", "running")
-    short = tiny_config(epochs=len(kept) + 2)
-    db.hset(protocol.run_key(RUN), "config", short.model_dump_json())
-    resumed = TrainingJob(worker_settings, RUN, "test@host").run(short.model_dump(mode="json"), *dataset)
-    # A changed epoch count is a different config: the checkpoint is refused with a readable error.
+    resumed = run_job(worker_settings, config, dataset)
+    assert resumed["status"] == "succeeded", resumed
+    assert stream_epochs(db) == list(range(1, 41))
+    run = runs.run_fields(db, RUN)
+    assert run["status"] == "succeeded" and run["epoch"] == "40" and run["attempt"] == "2"
+    records = [json.loads(line) for line in (worker_settings.runs_dir / RUN / "metrics.jsonl").open()]
+    assert [r["epoch"] for r in records] == list(range(1, 41))
+
+
+def test_a_resume_with_another_config_fails_with_a_readable_error(
+    db: redis.Redis, worker_settings: WorkerSettings, dataset: tuple[str, str]
+) -> None:
+    train_to_the_end_then_redeliver(db, worker_settings, tiny_config(epochs=1), dataset)
+    longer = tiny_config(epochs=3)
+    db.hset(protocol.run_key(RUN), "config", longer.model_dump_json())
+    resumed = run_job(worker_settings, longer, dataset)
     assert resumed["status"] == "failed" and "checkpoint" in (resumed["error"] or "").lower()
+    assert "Traceback" not in resumed["error"] and stream_epochs(db) == [1]
 
 
 def test_redelivery_resumes_from_the_checkpoint_without_duplicates(
     db: redis.Redis, worker_settings: WorkerSettings, dataset: tuple[str, str]
 ) -> None:
     config = tiny_config(epochs=3)
-    add_run(db, RUN, config)
-    assert run_job(worker_settings, config, dataset)["status"] == "succeeded"
+    train_to_the_end_then_redeliver(db, worker_settings, config, dataset)
     # Simulate the crash window "checkpoint of epoch 3 written, Redis lost epoch 3": trim the stream tail.
     db.delete(protocol.epochs_key(RUN))
     for epoch in (1, 2):
         db.xadd(protocol.epochs_key(RUN), {"record": "{}"}, id=protocol.epoch_stream_id(epoch))
-    db.hset(protocol.run_key(RUN), "status", "running")
     assert run_job(worker_settings, config, dataset)["status"] == "succeeded"
     assert stream_epochs(db) == [1, 2, 3]
     assert db.hget(protocol.run_key(RUN), "attempt") == "2"

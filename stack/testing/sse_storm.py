@@ -18,13 +18,12 @@ from pathlib import Path
 import httpx
 import redis
 
-from difficultynet import protocol
-from support.datasets import tiny_files, write_files
-from support.records import make_record
-from support.sse import aiter_sse
-from worker.reporter import RedisReporter
+from difficultynet.protocol import TERMINAL_STATUSES, run_key
+from difficultynet.synthetic import synthetic_record as make_record
+from stack.testing.datasets import tiny_files, write_files
+from stack.testing.sse import aiter_sse
 
-TERMINAL_MARKS = tuple(f'"status":"{status}"' for status in protocol.TERMINAL_STATUSES)
+TERMINAL_MARKS = tuple(f'"status":"{status}"' for status in TERMINAL_STATUSES)
 CONNECT_TIMEOUT_S = 30.0
 API_LOG_DEFECTS = ("Traceback", "Lock is not acquired", "Task was destroyed", "Exception in ASGI application")
 
@@ -138,6 +137,8 @@ async def run_storm(
     def start(i: int) -> None:
         tasks.append(asyncio.create_task(follow(clients[i], run_id, followers[i], connected[i])))
 
+    from worker.reporter import RedisReporter  # lazily: the launcher package never loads the worker
+
     reporter = RedisReporter(db, run_id)
     xadd_at: dict[int, float] = {}
 
@@ -165,7 +166,7 @@ async def run_storm(
             await asyncio.sleep(plan.interval_s)
             await write(epoch)
         await asyncio.sleep(plan.interval_s)
-        db.hset(protocol.run_key(run_id), mapping={"status": "succeeded", "finished_at": time.time()})
+        db.hset(run_key(run_id), mapping={"status": "succeeded", "finished_at": time.time()})
         await asyncio.wait(tasks[plan.drop :], timeout=plan.finish_timeout_s)
     finally:
         for task in tasks:
@@ -192,5 +193,5 @@ def start_synthetic_run(http: httpx.Client, db: redis.Redis, dataset_id: str, ep
     response = http.post("/api/runs", json={"dataset_id": dataset_id, "epochs": epochs})
     response.raise_for_status()
     run_id: str = response.json()["id"]
-    db.hset(protocol.run_key(run_id), "status", "running")
+    db.hset(run_key(run_id), "status", "running")
     return run_id

@@ -2,7 +2,7 @@
 
 Usage::
 
-    from support.live_stack import LiveStack       # tests/ is on sys.path under pytest
+    from stack.testing.live_stack import LiveStack       # tests/ is on sys.path under pytest
 
     with LiveStack(tmp_path) as stack:             # redis + API + one CPU worker
         client = stack.client()                    # httpx.Client on the API, token header included

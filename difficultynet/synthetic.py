@@ -1,0 +1,156 @@
+"""Synthetic epoch records, for the tests and the benchmarks (no training needed). Torch-free.
+
+* ``record_from_columns``: one record with the per-class columns given (accuracies, counts, names …);
+* ``synthetic_records``: a whole fake long-tailed run, any class count, deterministic for a seed;
+* ``synthetic_record``: epoch ``epoch`` of that run alone (the same record ``synthetic_records`` yields).
+
+Class counts follow the usual exponential long-tail profile ``n_max · imbalance^(−i / (C − 1))``; per-class
+accuracy rises over epochs and with class size, difficulty is ``1 − val acc`` and weights are ``C·d/Σd``,
+so the figures look like a real run's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from difficultynet.diagnostics import dnet_diagnostics
+from difficultynet.records import ClassColumns, EpochRecord, clean_float, group_of
+
+GROUPS = ("many", "medium", "few")
+
+
+def long_tail_counts(num_classes: int, n_max: int = 500, imbalance: float = 100.0) -> list[int]:
+    if num_classes == 1:
+        return [n_max]
+    ranks = np.arange(num_classes) / (num_classes - 1)
+    return [max(1, int(n)) for n in n_max * imbalance ** (-ranks)]
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return clean_float(float(np.mean(values))) if len(values) else None
+
+
+def record_from_columns(
+    epoch: int,
+    *,
+    counts: Sequence[int],
+    val_acc: Sequence[float],
+    test_acc: Sequence[float] | None = None,
+    difficulty: Sequence[float] | None = None,
+    weight: Sequence[float] | None = None,
+    names: Sequence[str] | None = None,
+    run_id: str = "r",
+    method: str = "dnet",
+    epochs_total: int = 5,
+    epoch_time_s: float = 2.5,
+    **fields: Any,
+) -> EpochRecord:
+    """A record with these per-class columns; the rest follows from them unless given in ``fields``.
+
+    Defaults: test acc = val acc, difficulty = 1 − val acc, weight = C·d/Σd, names ``c0, c1, …``, groups
+    from the counts, top-1 and balanced accuracy = mean test acc, group accuracies = their classes' means.
+    """
+    n = len(counts)
+    test = list(val_acc if test_acc is None else test_acc)
+    difficulty = [1 - a for a in val_acc] if difficulty is None else list(difficulty)
+    total = sum(difficulty) or 1.0
+    groups = [group_of(c) for c in counts]
+    by_group = {g: [a for a, gg in zip(test, groups, strict=True) if gg == g] for g in GROUPS}
+    values: dict[str, Any] = {
+        "run_id": run_id,
+        "epoch": epoch,
+        "epochs_total": epochs_total,
+        "method": method,
+        "elapsed_s": clean_float(epoch_time_s * epoch, 3),
+        "epoch_time_s": epoch_time_s,
+        "train_loss": clean_float(2.3 / epoch),
+        "lr": 0.1,
+        "top1": _mean(test),
+        "balanced_acc": _mean(test),
+        **{f"{g}_acc": _mean(by_group[g]) for g in GROUPS},
+        "classes": ClassColumns(
+            index=list(range(n)),
+            name=list(names) if names is not None else [f"c{i}" for i in range(n)],
+            train_count=list(counts),
+            group=groups,
+            difficulty=[clean_float(d, 4) for d in difficulty],
+            weight=[clean_float(w, 4) for w in (weight or [n * d / total for d in difficulty])],
+            val_acc=[clean_float(a, 4) for a in val_acc],
+            test_acc=[clean_float(a, 4) for a in test],
+        ),
+    }
+    return EpochRecord.model_validate(values | fields)
+
+
+def synthetic_records(
+    num_classes: int,
+    epochs: int,
+    *,
+    epochs_total: int | None = None,
+    run_id: str = "synthetic",
+    method: str = "dnet",
+    seed: int = 0,
+    skill: float = 1.0,
+    start_epoch: int = 1,
+    epoch_time_s: float = 2.5,
+) -> list[EpochRecord]:
+    """``epochs`` records (epochs ``start_epoch`` …) of a fake run; ``skill`` scales every accuracy.
+
+    Each epoch's noise is drawn from its own generator (``seed``, epoch), so a record does not depend on
+    which other epochs were generated with it.
+    """
+    counts = long_tail_counts(num_classes)
+    total = epochs_total or start_epoch + epochs - 1
+    size_effect = np.log(np.asarray(counts, dtype=float)) / np.log(max(counts))
+    names = [f"class_{i:04d}" for i in range(num_classes)]
+    records = []
+    for epoch in range(start_epoch, start_epoch + epochs):
+        rng = np.random.default_rng([seed, epoch])
+        progress = epoch / total
+        base = np.clip(skill * (0.15 + 0.7 * progress * (0.4 + 0.6 * size_effect)), 0, 1)
+        val_acc = np.clip(base + rng.normal(0, 0.03, num_classes), 0, 1)
+        test_acc = np.clip(base + rng.normal(0, 0.03, num_classes), 0, 1)
+        difficulty = np.clip(1 - val_acc, 1e-3, 1)
+        weight = (num_classes * difficulty / difficulty.sum()).tolist()
+        dnet = method.startswith("dnet")
+        records.append(
+            record_from_columns(
+                epoch,
+                counts=counts,
+                val_acc=val_acc.tolist(),
+                test_acc=test_acc.tolist(),
+                difficulty=difficulty.tolist(),
+                weight=weight,
+                names=names,
+                run_id=run_id,
+                method=method,
+                epochs_total=total,
+                epoch_time_s=epoch_time_s,
+                train_loss=clean_float(2.3 * (1 - 0.8 * progress)),
+                top1=clean_float(float(np.average(test_acc, weights=counts))),
+                driver_loss=0.01 if dnet else None,
+                meta_loss=1.2 if dnet else None,
+                dnet=dnet_diagnostics(
+                    weight,
+                    counts,
+                    val_acc.tolist(),
+                    meta_grad_norm=clean_float(2e-3 * (1 - 0.5 * progress)),
+                    driver_grad_norm=clean_float(1e-3 * max(0.0, 1 - progress / 0.8)),
+                )
+                if dnet
+                else None,
+            )
+        )
+    return records
+
+
+def synthetic_record(
+    run_id: str, epoch: int, *, epochs_total: int = 5, num_classes: int = 10, seed: int = 0
+) -> EpochRecord:
+    """Epoch ``epoch`` of ``synthetic_records(num_classes, …)`` for run ``run_id``."""
+    return synthetic_records(
+        num_classes, 1, epochs_total=epochs_total, run_id=run_id, seed=seed, start_epoch=epoch
+    )[0]
