@@ -17,7 +17,6 @@ import os
 import platform
 import shlex
 import statistics
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -27,6 +26,8 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
+
+from _harness import CODE_VERSION  # noqa: E402
 
 from difficultynet.config import DNetConfig, TrainConfig, paper_recipe  # noqa: E402
 from difficultynet.diagnostics import spearman  # noqa: E402
@@ -127,21 +128,6 @@ def machine_info() -> dict[str, Any]:
 def result_path(variant: Variant, seed: int, epochs: int) -> Path:
     safe = variant.name.replace("[", "__").replace("]", "").replace("=", "-").replace(",", "_")
     return RESULTS_DIR / f"{safe}-e{epochs}-s{seed}.json"
-
-
-def describe_code() -> str:
-    """``git describe --dirty --always`` of the checkout that runs the benchmark (taken before training)."""
-    try:
-        out = subprocess.run(
-            ["git", "describe", "--dirty", "--always"],
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return out.stdout.strip()
 
 
 def run_one(variant: Variant, manifest_path: Path, command: str, code_version: str) -> dict[str, Any]:
@@ -412,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     if not args.table_only:
         command = ".venv/bin/python " + shlex.join(["benchmarks/methods.py", *(argv or sys.argv[1:])])
-        code_version = describe_code()
+        code_version = CODE_VERSION  # git describe --dirty --always, taken at process start
         unknown = [m for m in args.methods if m not in BASE_VARIANTS + EXTRA_VARIANTS]
         if unknown:
             print(f"unknown variant(s): {', '.join(unknown)}", file=sys.stderr)

@@ -191,11 +191,14 @@ class Launcher:
                 services.worker_env(slot, env),
                 restart=True,
             )
-        self._start("api", services.api_command(self.settings.host, self.settings.api_port), env)
+        # Every child restarts after a crash (with backoff): one crash no longer stops the whole stack.
+        self._start(
+            "api", services.api_command(self.settings.host, self.settings.api_port), env, restart=True
+        )
         dashboard_env = services.dashboard_env(
             env, self.settings.host, self.settings.dashboard_port, self.api_url
         )
-        self._start("dashboard", services.dashboard_command(), dashboard_env)
+        self._start("dashboard", services.dashboard_command(), dashboard_env, restart=True)
 
     def _start(self, name: str, argv: list[str], env: dict[str, str], restart: bool = False) -> Child:
         spec = ChildSpec(name, argv, env, services.log_file(self.paths, name), restart=restart)
@@ -215,7 +218,8 @@ class Launcher:
             self.paths.redis_dir, port=free_port(), log_file=services.log_file(self.paths, "redis")
         )
         self.paths.redis_dir.mkdir(parents=True, exist_ok=True)
-        self.redis_child = self._start("redis", server.command(), dict(os.environ))
+        # Same argv on restart: same port, same AOF directory, so no acknowledged write is lost.
+        self.redis_child = self._start("redis", server.command(), dict(os.environ), restart=True)
         deadline = time.monotonic() + REDIS_START_TIMEOUT_S
         while not server.ping():
             self._check_stop()
@@ -232,7 +236,7 @@ class Launcher:
             raise StartupError(f"{child.name} exited with code {child.exit_code()} during startup", child)
 
     def _wait_until_ready(self) -> None:
-        workers_expected = sum(1 for c in self.supervisor.children if c.spec.restart)
+        workers_expected = len(self._workers())
         deadline = time.monotonic() + self.settings.startup_timeout_s
         token = self._token()
         api_ready = dashboard_ready = False
@@ -288,7 +292,7 @@ class Launcher:
         self.lock.write_state(self._state())
 
     def _print_banner(self) -> None:
-        workers = [c.name.removeprefix("worker-") for c in self.supervisor.children if c.spec.restart]
+        workers = [c.name.removeprefix("worker-") for c in self._workers()]
         self.console.print(f"[bold green]Dashboard: {self.dashboard_url}[/]")
         self.console.print(f"API:       {self.api_url}  (docs: {self.api_url}/docs)")
         self.console.print(f"Redis:     {probes.redact_url(self.redis_url)}")
@@ -296,16 +300,24 @@ class Launcher:
         self.console.print(f"Logs:      {self.paths.logs_dir}")
         self.console.print("Press Ctrl-C to stop.")
 
+    def _workers(self) -> list[Child]:
+        return [c for c in self.supervisor.children if c.name.startswith("worker-")]
+
     def _monitor(self) -> int:
         while not self.stop_event.wait(POLL_INTERVAL_S):
             for child in self.supervisor.exited():
                 code = child.exit_code()
-                if self.supervisor.try_restart(child):
+                if child.restart_at is not None:
+                    if self.supervisor.restart_if_due(child):
+                        self.console.print(f"[yellow]restarted {child.name}[/] (pid {child.pid})")
+                        self._write_state()
+                    continue
+                delay = self.supervisor.schedule_restart(child)
+                if delay is not None:
                     self.console.print(
-                        f"[yellow]{child.name} exited with code {code}; restarted it[/] "
+                        f"[yellow]{child.name} exited with code {code}; restarting it in {delay:.0f}s[/] "
                         f"(log: {child.spec.log_file})"
                     )
-                    self._write_state()
                     continue
                 self._report_failure(f"{child.name} exited unexpectedly with code {code}", child)
                 return EXIT_FAILED

@@ -74,6 +74,7 @@ class Child:
         self.spec = spec
         self.process: subprocess.Popen[bytes] | None = None
         self.restart_times: deque[float] = deque()
+        self.restart_at: float | None = None  # monotonic time of a scheduled restart
 
     @property
     def name(self) -> str:
@@ -129,10 +130,18 @@ class Child:
 class Supervisor:
     """The children of one stack, in start order."""
 
-    def __init__(self, restart_limit: int = 3, restart_window_s: float = 300.0) -> None:
+    def __init__(
+        self,
+        restart_limit: int = 3,
+        restart_window_s: float = 300.0,
+        backoff_s: float = 1.0,
+        max_backoff_s: float = 30.0,
+    ) -> None:
         self.children: list[Child] = []
         self.restart_limit = restart_limit
         self.restart_window_s = restart_window_s
+        self.backoff_s = backoff_s
+        self.max_backoff_s = max_backoff_s
 
     def start(self, spec: ChildSpec) -> Child:
         child = Child(spec)
@@ -143,16 +152,26 @@ class Supervisor:
     def exited(self) -> list[Child]:
         return [c for c in self.children if c.process is not None and c.exit_code() is not None]
 
-    def try_restart(self, child: Child) -> bool:
-        """Restart a child marked ``restart`` unless it already used its budget in the recent window."""
+    def schedule_restart(self, child: Child) -> float | None:
+        """Plan a restart of a dead child marked ``restart``: the delay (1 s, 2 s, 4 s … doubling with
+        each restart in the recent window), or None when it used its budget and the stack must stop."""
         if not child.spec.restart:
-            return False
+            return None
         now = time.monotonic()
         while child.restart_times and now - child.restart_times[0] > self.restart_window_s:
             child.restart_times.popleft()
         if len(child.restart_times) >= self.restart_limit:
-            return False
+            return None
+        delay = min(self.backoff_s * 2 ** len(child.restart_times), self.max_backoff_s)
         child.restart_times.append(now)
+        child.restart_at = now + delay
+        return delay
+
+    def restart_if_due(self, child: Child) -> bool:
+        """Start a child whose scheduled restart time has come (after killing leftovers of its group)."""
+        if child.restart_at is None or time.monotonic() < child.restart_at:
+            return False
+        child.restart_at = None
         child.signal_group(signal.SIGKILL)  # leftovers of the dead leader (e.g. pool processes)
         child.start()
         return True

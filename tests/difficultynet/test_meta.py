@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 
 import pytest
 import torch
@@ -231,39 +232,34 @@ def test_head_mode_meta_batch_does_not_touch_bn_statistics() -> None:
         torch.testing.assert_close(dict(model.named_buffers())[name], buf)
 
 
-def test_full_meta_gradient_matches_identity_and_finite_differences() -> None:
-    """∂L_meta/∂w_c = −(η/B)⟨∇_θ' CE_meta(θ'), Σ_{i: y_i = c} ∇_θ ℓ_i(θ)⟩ (spec §1.7), in float64."""
-    model = _model().double().train()
-    x, y, meta_x, meta_y = (t.double() if t.is_floating_point() else t for t in _batches())
-    lr, batch = 0.5, x.shape[0]
-    params: dict[str, torch.Tensor] = dict(model.named_parameters())
-
-    def meta_loss(w: torch.Tensor) -> torch.Tensor:
-        per_sample = cross_entropy(functional_call(model, (params, cloned_buffers(model)), (x,)), y).double()
-        return full_meta_loss(model, params, per_sample, y, w, meta_x, meta_y, lr)
-
+def _check_meta_gradient(
+    meta_loss: Callable[[torch.Tensor], torch.Tensor],
+    params: dict[str, torch.Tensor],
+    per_sample: torch.Tensor,
+    y: torch.Tensor,
+    meta_ce_after: Callable[[dict[str, torch.Tensor]], torch.Tensor],
+    lr: float,
+) -> None:
+    """Autograd's ∂L_meta/∂w against the §1.7 identity −(η/B)⟨∇_θ' CE_meta(θ'), Σ_{i: y_i = c} ∇_θ ℓ_i(θ)⟩
+    (assembled from first-order gradients only) and against central finite differences on w."""
     w0 = torch.tensor([0.7, 1.3, 0.9, 1.1], dtype=torch.float64, requires_grad=True)
     (autograd_grad,) = torch.autograd.grad(meta_loss(w0), w0)
 
-    # The identity, assembled from first-order gradients only.
-    per_sample = cross_entropy(functional_call(model, (params, cloned_buffers(model)), (x,)), y).double()
     names = list(params)
     grads = torch.autograd.grad(
         weighted_batch_loss(per_sample, y, w0.detach()), [params[n] for n in names], retain_graph=True
     )
     virtual = {n: (params[n] - lr * g).detach().requires_grad_() for n, g in zip(names, grads, strict=True)}
-    meta_ce = F.cross_entropy(functional_call(model, (virtual, cloned_buffers(model)), (meta_x,)), meta_y)
-    v = torch.autograd.grad(meta_ce, [virtual[n] for n in names])
+    v = torch.autograd.grad(meta_ce_after(virtual), [virtual[n] for n in names])
     identity: list[torch.Tensor] = []
     for c in range(C):
         class_grads = torch.autograd.grad(
             per_sample[y == c].sum(), [params[n] for n in names], retain_graph=True
         )
         inner = torch.stack([(a * b).sum() for a, b in zip(v, class_grads, strict=True)]).sum()
-        identity.append(-(lr / batch) * inner)
+        identity.append(-(lr / y.numel()) * inner)
     torch.testing.assert_close(autograd_grad, torch.stack(identity), rtol=1e-6, atol=1e-10)
 
-    # Central finite differences on w.
     eps = 1e-5
     fd = []
     for c in range(C):  # (the virtual step itself needs autograd, so no torch.no_grad here)
@@ -274,46 +270,40 @@ def test_full_meta_gradient_matches_identity_and_finite_differences() -> None:
     assert autograd_grad.abs().max() > 1e-6
 
 
-def test_head_meta_gradient_matches_identity_and_finite_differences() -> None:
-    """Head mode: the same §1.7 identity and central differences, over the head's parameters only."""
+def test_full_meta_gradient_matches_identity_and_finite_differences() -> None:
+    """Full mode, in float64: the virtual step over every parameter of the model."""
     model = _model().double().train()
     x, y, meta_x, meta_y = (t.double() if t.is_floating_point() else t for t in _batches())
-    lr, batch = 0.5, x.shape[0]
+    lr = 0.5
+    params: dict[str, torch.Tensor] = dict(model.named_parameters())
+
+    def meta_loss(w: torch.Tensor) -> torch.Tensor:
+        per_sample = cross_entropy(functional_call(model, (params, cloned_buffers(model)), (x,)), y).double()
+        return full_meta_loss(model, params, per_sample, y, w, meta_x, meta_y, lr)
+
+    def meta_ce_after(virtual: dict[str, torch.Tensor]) -> torch.Tensor:
+        return F.cross_entropy(functional_call(model, (virtual, cloned_buffers(model)), (meta_x,)), meta_y)
+
+    per_sample = cross_entropy(functional_call(model, (params, cloned_buffers(model)), (x,)), y).double()
+    _check_meta_gradient(meta_loss, params, per_sample, y, meta_ce_after, lr)
+
+
+def test_head_meta_gradient_matches_identity_and_finite_differences() -> None:
+    """Head mode: the same identity and central differences, over the head's parameters only."""
+    model = _model().double().train()
+    x, y, meta_x, meta_y = (t.double() if t.is_floating_point() else t for t in _batches())
+    lr = 0.5
     with torch.no_grad():
         features, meta_features = model.forward_features(x), model.forward_features(meta_x)
 
     def meta_loss(w: torch.Tensor) -> torch.Tensor:
         return head_meta_loss(model.head, features, y, cross_entropy, w, meta_features, meta_y, lr)
 
-    w0 = torch.tensor([0.7, 1.3, 0.9, 1.1], dtype=torch.float64, requires_grad=True)
-    (autograd_grad,) = torch.autograd.grad(meta_loss(w0), w0)
+    def meta_ce_after(virtual: dict[str, torch.Tensor]) -> torch.Tensor:
+        return F.cross_entropy(functional_call(model.head, virtual, (meta_features,)), meta_y)
 
     params = dict(model.head.named_parameters())
-    names = list(params)
-    per_sample = cross_entropy(model.head(features), y)
-    grads = torch.autograd.grad(
-        weighted_batch_loss(per_sample, y, w0.detach()), [params[n] for n in names], retain_graph=True
-    )
-    virtual = {n: (params[n] - lr * g).detach().requires_grad_() for n, g in zip(names, grads, strict=True)}
-    meta_ce = F.cross_entropy(functional_call(model.head, virtual, (meta_features,)), meta_y)
-    v = torch.autograd.grad(meta_ce, [virtual[n] for n in names])
-    identity = []
-    for c in range(C):
-        class_grads = torch.autograd.grad(
-            per_sample[y == c].sum(), [params[n] for n in names], retain_graph=True
-        )
-        inner = torch.stack([(a * b).sum() for a, b in zip(v, class_grads, strict=True)]).sum()
-        identity.append(-(lr / batch) * inner)
-    torch.testing.assert_close(autograd_grad, torch.stack(identity), rtol=1e-6, atol=1e-10)
-
-    eps = 1e-5
-    fd = []
-    for c in range(C):
-        e = torch.zeros(C, dtype=torch.float64)
-        e[c] = eps
-        fd.append((meta_loss(w0.detach() + e) - meta_loss(w0.detach() - e)).detach() / (2 * eps))
-    torch.testing.assert_close(autograd_grad, torch.stack(fd), rtol=1e-4, atol=1e-9)
-    assert autograd_grad.abs().max() > 1e-6
+    _check_meta_gradient(meta_loss, params, cross_entropy(model.head(features), y), y, meta_ce_after, lr)
 
 
 def test_export_state_recomputes_weights() -> None:

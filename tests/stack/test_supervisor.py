@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from stack.supervisor import ChildSpec, Supervisor, _group_members
+from stack.supervisor import Child, ChildSpec, Supervisor, _group_members
 
 # A child that starts a grandchild in its own group, reports both pids, then waits.
 PARENT_WITH_GRANDCHILD = (
@@ -81,6 +81,13 @@ def test_exited_children_and_log_tail(tmp_path: Path) -> None:
     assert child.log_tail().endswith("boom: bad config")
 
 
+def _restart_now(supervisor: Supervisor, child: Child) -> bool:
+    if supervisor.schedule_restart(child) is None:
+        return False
+    child.restart_at = 0.0  # skip the backoff wait
+    return supervisor.restart_if_due(child)
+
+
 def test_restart_budget(tmp_path: Path) -> None:
     supervisor = Supervisor(restart_limit=2, restart_window_s=60)
     worker = supervisor.start(spec(tmp_path, "worker", "import sys; sys.exit(1)", restart=True))
@@ -88,13 +95,13 @@ def test_restart_budget(tmp_path: Path) -> None:
     pids = {worker.pid}
     for _ in range(2):
         worker.process.wait(10)  # type: ignore[union-attr]
-        assert supervisor.try_restart(worker)
+        assert _restart_now(supervisor, worker)
         pids.add(worker.pid)
     worker.process.wait(10)  # type: ignore[union-attr]
-    assert not supervisor.try_restart(worker)  # budget spent
+    assert not _restart_now(supervisor, worker)  # budget spent
     assert len(pids) == 3
     other.process.wait(10)  # type: ignore[union-attr]
-    assert not supervisor.try_restart(other)  # not restartable at all
+    assert not _restart_now(supervisor, other)  # not restartable at all
     assert worker.spec.log_file.read_text().count("starting worker") == 3
 
 
@@ -115,3 +122,18 @@ def test_children_get_sigterm_when_the_launcher_is_killed(tmp_path: Path) -> Non
     while _group_members(orphan) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _group_members(orphan)
+
+
+def test_restarts_back_off_exponentially_and_wait_for_their_time(tmp_path: Path) -> None:
+    supervisor = Supervisor(restart_limit=4, restart_window_s=60, backoff_s=0.2, max_backoff_s=0.5)
+    child = supervisor.start(spec(tmp_path, "api", "import sys; sys.exit(1)", restart=True))
+    delays = []
+    for _ in range(3):
+        child.process.wait(10)  # type: ignore[union-attr]
+        delay = supervisor.schedule_restart(child)
+        assert delay is not None
+        delays.append(delay)
+        assert not supervisor.restart_if_due(child)  # not yet: the backoff runs first
+        time.sleep(delay)
+        assert supervisor.restart_if_due(child)
+    assert delays == [0.2, 0.4, 0.5]  # doubling, capped

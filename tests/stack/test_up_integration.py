@@ -205,7 +205,8 @@ def test_a_killed_worker_is_restarted(stack: RunningStack) -> None:
     while stack.state()["children"]["worker-cpu0"] == old_pid:
         assert time.monotonic() < deadline, stack.output
         time.sleep(0.2)
-    assert "worker-cpu0 exited with code -9; restarted it" in stack.output
+    assert "worker-cpu0 exited with code -9; restarting it in" in stack.output
+    assert "restarted worker-cpu0" in stack.output
     log = stack.var_dir / "logs" / "worker-cpu0.log"
     while " ready." not in log.read_text().rsplit("starting worker-cpu0", 1)[1]:  # the new one is up
         assert time.monotonic() < deadline, log.read_text()[-2000:]
@@ -218,6 +219,66 @@ def test_a_killed_worker_is_restarted(stack: RunningStack) -> None:
     finally:
         client.close()
     assert [name for reply in replies for name in reply if name.startswith("cpu0@")], replies
+
+
+def _wait_for_new_pid(stack: RunningStack, name: str, old_pid: int, deadline: float) -> int:
+    while (pid := stack.state()["children"][name]) == old_pid:
+        assert time.monotonic() < deadline, stack.output
+        time.sleep(0.2)
+    return int(pid)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=3).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _api_healthy(stack: RunningStack) -> bool:
+    try:
+        response = httpx.get(f"{stack.api_url}/api/health", timeout=3)
+    except httpx.HTTPError:
+        return False
+    return response.status_code == 200 and response.json().get("redis") is True
+
+
+def test_redis_api_and_dashboard_crashes_heal_without_losing_an_epoch(stack: RunningStack) -> None:
+    """Each child is SIGKILLed while a run trains; the launcher restarts it (same Redis port and AOF)
+    and the run still reports every epoch exactly once."""
+    [demo] = httpx.get(f"{stack.api_url}/api/datasets", timeout=10).json()["datasets"]
+    body = {
+        "dataset_id": demo["id"], "method": "dnet", "model": "resnet8", "epochs": 30, "batch_size": 16,
+        "image_size": 8, "device": "cpu", "num_threads": 1,
+    }  # fmt: skip
+    created = httpx.post(f"{stack.api_url}/api/runs", json=body, timeout=10)
+    assert created.status_code == 202, created.text
+    run_id = created.json()["id"]
+    deadline = time.monotonic() + 300
+    for name in ("redis", "api", "dashboard"):
+        old_pid = stack.state()["children"][name]
+        os.kill(old_pid, signal.SIGKILL)
+        _wait_for_new_pid(stack, name, old_pid, deadline)
+        assert f"{name} exited with code -9; restarting it in" in stack.output
+        assert f"restarted {name}" in stack.output
+        while not _api_healthy(stack):
+            assert time.monotonic() < deadline, stack.output
+            time.sleep(0.3)
+    while not _answers(stack.dashboard_url):
+        assert time.monotonic() < deadline, stack.output
+        time.sleep(0.3)
+    assert stack.process.poll() is None, "the launcher stopped instead of healing"
+    while (run := httpx.get(f"{stack.api_url}/api/runs/{run_id}", timeout=10).json())["status"] not in (
+        "succeeded",
+        "failed",
+        "cancelled",
+    ):
+        assert time.monotonic() < deadline, run
+        time.sleep(0.5)
+    assert run["status"] == "succeeded", run
+    page = httpx.get(f"{stack.api_url}/api/runs/{run_id}/epochs", timeout=10).json()
+    epochs = [record["epoch"] for record in page["records"]]
+    assert epochs == list(range(1, 31)), epochs
 
 
 def test_sigint_stops_every_child(stack: RunningStack) -> None:

@@ -69,10 +69,12 @@ def test_a_dead_service_stops_the_stack_with_its_log_tail(launcher: Launcher) ->
 
 
 def test_a_dead_worker_is_restarted_until_the_budget_is_spent(launcher: Launcher) -> None:
+    launcher.supervisor.backoff_s = 0.01
     start(launcher, "worker-cpu0", "import sys; print('worker crashed'); sys.exit(1)", restart=True)
     assert launcher._monitor() == EXIT_FAILED
     text = output(launcher)
-    assert text.count("worker-cpu0 exited with code 1; restarted it") == launcher.supervisor.restart_limit
+    assert text.count("worker-cpu0 exited with code 1; restarting it in") == launcher.supervisor.restart_limit
+    assert text.count("restarted worker-cpu0") == launcher.supervisor.restart_limit
     assert "worker-cpu0 exited unexpectedly with code 1" in text
 
 
