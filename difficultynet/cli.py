@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from difficultynet.config import META_MODES, METHODS, MODELS, LrSchedule, TrainConfig
+from difficultynet.config import META_MODES, METHODS, MODELS, DNetRecipe, LrSchedule, TrainConfig, dnet_recipe
 from difficultynet.errors import DnetError, UsageError
 from difficultynet.manifest import ManifestInvalid, ManifestReport
 from difficultynet.records import EpochRecord
@@ -104,7 +104,8 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
         for key, attr in (("meta_mode", "meta_mode"), ("meta_every", "meta_every"), ("lr", "dnet_lr"))
         if getattr(args, attr) is not None
     }
-    return TrainConfig.model_validate(values | {"dnet": dnet})  # nested errors read 'dnet.lr: …'
+    recipe = dnet_recipe(args.dnet_recipe).model_dump() if getattr(args, "dnet_recipe", None) else {}
+    return TrainConfig.model_validate(values | {"dnet": recipe | dnet})  # nested errors read 'dnet.lr: …'
 
 
 def print_summary(records: Sequence[EpochRecord]) -> None:
@@ -189,7 +190,12 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--meta-per-class", type=int, help="meta images per class carved from train if no val rows"
     )
-    p.add_argument("--meta-mode", choices=META_MODES, help="Difficulty-Net meta step (default full)")
+    p.add_argument(
+        "--dnet-recipe",
+        choices=get_args(DNetRecipe),
+        help="Difficulty-Net recipe: default (the library's) or paper (as published); flags override it",
+    )
+    p.add_argument("--meta-mode", choices=META_MODES, help="Difficulty-Net meta step (default head)")
     p.add_argument("--meta-every", type=int, help="Difficulty-Net update every k iterations")
     p.add_argument("--dnet-lr", type=float, help="Difficulty-Net Adam learning rate")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")

@@ -185,3 +185,15 @@ def test_the_engine_cli_has_no_up_command(capsys: pytest.CaptureFixture[str]) ->
     with pytest.raises(SystemExit) as exc:
         main(["up"])
     assert exc.value.code == 2 and "invalid choice: 'up'" in capsys.readouterr().err
+
+
+def test_dnet_recipe_flag_selects_the_paper_recipe_and_flags_override_it() -> None:
+    from difficultynet.cli import build_config, build_parser
+    from difficultynet.config import paper_recipe
+
+    base = ["train", "--manifest", "m.csv", "--out", "o"]
+    parser = build_parser()
+    assert build_config(parser.parse_args([*base, "--dnet-recipe", "paper"])).dnet == paper_recipe()
+    args = parser.parse_args([*base, "--dnet-recipe", "paper", "--meta-mode", "head"])
+    assert build_config(args).dnet == paper_recipe(meta_mode="head")
+    assert build_config(parser.parse_args(base)).dnet.virtual_lr == "base"  # the library's default recipe

@@ -259,8 +259,10 @@ def test_redis_api_and_dashboard_crashes_heal_without_losing_an_epoch(stack: Run
         old_pid = stack.state()["children"][name]
         os.kill(old_pid, signal.SIGKILL)
         _wait_for_new_pid(stack, name, old_pid, deadline)
+        while f"restarted {name}" not in stack.output:  # the launcher's stdout is read by a thread
+            assert time.monotonic() < deadline, stack.output
+            time.sleep(0.1)
         assert f"{name} exited with code -9; restarting it in" in stack.output
-        assert f"restarted {name}" in stack.output
         while not _api_healthy(stack):
             assert time.monotonic() < deadline, stack.output
             time.sleep(0.3)
