@@ -39,8 +39,8 @@ def dnet_health_panel(record: EpochRecord | None) -> html.Div:
                 role="status",
                 **aria(live="polite"),
             ),
-            html.Dl(
-                [part for label, value in facts for part in (html.Dt(label), html.Dd(value))],
+            html.Dl(  # one <div> per term/value pair, so a pair never wraps apart
+                [html.Div([html.Dt(label), html.Dd(value)], className="fact") for label, value in facts],
                 className="facts-inline",
             ),
         ]
