@@ -100,9 +100,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     )
     threading.Thread(target=follow, args=(process, running.lines), daemon=True).start()
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    banner = f"Dashboard: {running.dashboard_url}"
+    banner_end = "Press Ctrl-C to stop."  # the banner's last line: every line before it has been read
     try:
-        while not any(banner in line for line in running.lines):
+        while not any(banner_end in line for line in running.lines):
             if process.poll() is not None or time.monotonic() > deadline:
                 logs = "\n".join(
                     f"--- {log.name}\n{log.read_text(errors='replace')[-2000:]}"
@@ -244,8 +244,8 @@ def _api_healthy(stack: RunningStack) -> bool:
 
 
 def test_redis_api_and_dashboard_crashes_heal_without_losing_an_epoch(stack: RunningStack) -> None:
-    """Each child is SIGKILLed while a run trains; the launcher restarts it (same Redis port and AOF)
-    and the run still reports every epoch exactly once."""
+    """Each child is SIGKILLed while a run trains (after its first epoch); the launcher restarts it (same
+    Redis port and AOF) and the run still reports every epoch exactly once."""
     [demo] = httpx.get(f"{stack.api_url}/api/datasets", timeout=10).json()["datasets"]
     body = {
         "dataset_id": demo["id"], "method": "dnet", "model": "resnet8", "epochs": 30, "batch_size": 16,
@@ -255,6 +255,9 @@ def test_redis_api_and_dashboard_crashes_heal_without_losing_an_epoch(stack: Run
     assert created.status_code == 202, created.text
     run_id = created.json()["id"]
     deadline = time.monotonic() + 300
+    while httpx.get(f"{stack.api_url}/api/runs/{run_id}", timeout=10).json()["epoch"] < 1:
+        assert time.monotonic() < deadline, "the run never started training"
+        time.sleep(0.3)
     for name in ("redis", "api", "dashboard"):
         old_pid = stack.state()["children"][name]
         os.kill(old_pid, signal.SIGKILL)
