@@ -197,6 +197,59 @@ def load_results() -> list[dict[str, Any]]:
     return [json.loads(p.read_text()) for p in sorted(RESULTS_DIR.glob("*.json"))]
 
 
+# Options a run's stored config may lack: runs made before they existed behaved like the paper recipe.
+_PAPER_DEFAULTS = paper_recipe().model_dump()
+_RUN_FIELDS = {"method", "model", "epochs", "batch_size", "seed", "device", "num_threads", "dnet"}
+
+
+def canonical_variant(run: dict[str, Any]) -> str:
+    """The variant name a run gets under today's recipes, from its stored config alone.
+
+    Recipes change (issue F made a new default), so names are derived, never trusted: a DNet run is named
+    after the recipe (default or paper, in its meta mode) its config differs least from, plus the fields
+    that differ; a baseline after its method plus any TrainConfig field it changed.
+    """
+    config = run["config"]
+    defaults = TrainConfig().model_dump(mode="json")
+    extra = {k: v for k, v in config.items() if k not in _RUN_FIELDS and k in defaults and v != defaults[k]}
+    overrides: dict[str, Any] = {}
+    name = run["method"]
+    if run["method"].startswith("dnet"):
+        stored = _PAPER_DEFAULTS | config["dnet"]
+        candidates: list[tuple[str, dict[str, Any]]] = []
+        for recipe_name, (method, recipe) in RECIPES.items():
+            if method != run["method"] or recipe is None:
+                continue
+            reference = recipe.model_dump()
+            diff = {k: v for k, v in stored.items() if k in reference and v != reference[k]}
+            candidates.append((recipe_name, diff))
+        name, overrides = min(candidates, key=lambda item: (len(item[1]), item[0]))
+    overrides |= extra
+    suffix = ",".join(f"{k}={_label(v)}" for k, v in overrides.items())
+    return f"{name}[{suffix}]" if suffix else name
+
+
+def relabel_results() -> list[tuple[str, str]]:
+    """Rename stored runs (file and ``variant``) to :func:`canonical_variant`; returns (old, new) names."""
+    renamed = []
+    for path in sorted(RESULTS_DIR.glob("*.json")):
+        run = json.loads(path.read_text())
+        name = canonical_variant(run)
+        target = result_path(Variant(name, TrainConfig()), run["seed"], run["epochs"])
+        if name == run["variant"] and target == path:
+            continue
+        renamed.append((run["variant"], name))
+        if name != run["variant"]:
+            run.setdefault("labelled_before", []).append(run["variant"])
+            run["variant"] = name
+        if target.exists() and target != path:
+            raise SystemExit(f"cannot relabel {path.name}: {target.name} exists")
+        target.write_text(json.dumps(run, indent=1) + "\n")
+        if target != path:
+            path.unlink()
+    return renamed
+
+
 def render_table(results: list[dict[str, Any]]) -> str:
     by_variant: dict[tuple[str, int], list[dict[str, Any]]] = {}
     for r in results:
@@ -377,6 +430,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--manifest", type=Path, default=DEFAULT_MANIFEST)
     parser.add_argument("--table-only", action="store_true", help="only regenerate the markdown table")
+    parser.add_argument(
+        "--relabel",
+        action="store_true",
+        help="rename stored runs after today's recipes (their configs decide), then regenerate the table",
+    )
     parser.add_argument("--force", action="store_true", help="re-run variants that already have a result")
     parser.add_argument(
         "--quick",
@@ -396,7 +454,10 @@ def main(argv: list[str] | None = None) -> int:
         args.methods = ["ce", "dnet"]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    if not args.table_only:
+    if args.relabel:
+        for old, new in relabel_results():
+            print(f"relabelled {old} → {new}")
+    if not args.table_only and not args.relabel:
         command = ".venv/bin/python " + shlex.join(["benchmarks/methods.py", *(argv or sys.argv[1:])])
         code_version = CODE_VERSION  # git describe --dirty --always, taken at process start
         unknown = [m for m in args.methods if m not in BASE_VARIANTS + EXTRA_VARIANTS]

@@ -54,7 +54,7 @@ class DNetConfig(_Strict):
     optimizer: PhiOptimizer = Field("adamw", description="adam: L2 decay in the gradient; adamw: decoupled")
     driver_lambda: float = Field(0.3, ge=0, le=100.0)
     driver_schedule: DriverSchedule = Field(
-        "to_zero_at_lr_drop", description="constant λ, or λ falling linearly to 0 at 80 % of training"
+        "constant", description="constant λ, or λ falling linearly to 0 at 80 % of training"
     )
     virtual_lr: VirtualLr = Field(
         "base", description="step size of the virtual step: the classifier's current lr η_t or its base lr"

@@ -179,9 +179,12 @@ class DifficultyNetLearner:
       dependence altogether (the update is then invariant to the classifier's lr).
     * ``optimizer="adamw"``: decoupled decay. With Adam's L2 decay the decay term sits in the gradient and,
       once the meta term is small, Adam turns it into full-size steps towards d = 0.5 (uniform weights).
-    * ``driver_schedule="to_zero_at_lr_drop"``: λ_t = λ · (1 − progress / 0.8)⁺. The driver target
-      1 − a/Σa is nearly constant across classes (spec §1.6), so it is a pull towards uniform weights: useful
-      as a brake early, harmful in the fine-tuning epochs that fix the final accuracy.
+    * ``driver_schedule``: λ stays constant by default. The alternative, λ_t = λ · (1 − progress / 0.8)⁺
+      (λ reaches 0 at the LR drop), was measured and rejected: with nothing left to anchor the sigmoid, the
+      greedy one-step meta objective saturates it within an epoch, and whole classes get w ≈ 0 (final max/min
+      weight 16,000 on CE and 2,200 on Balanced Softmax, CIFAR-10-LT IF100 seed 0). With a constant λ and a
+      base-lr virtual step, meta and driver gradients stay of the same order all run long: the weights on CE
+      stay ordered by frequency (final max/min 2.3, Spearman ρ(w, count) −0.95).
     * ``meta_batch="full"`` with ``meta_feature_refresh``: in head mode the whole balanced meta set is the
       meta batch, with its features recomputed every k steps; every class contributes to every meta step
       (a random 100-of-250 batch leaves rare classes' meta terms noisy) at a fraction of the per-step cost.

@@ -1,0 +1,35 @@
+"""The methods benchmark names every stored run after today's recipes, from its stored config alone."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from difficultynet.config import DNetConfig, TrainConfig, paper_recipe
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+import methods
+
+
+def run(method: str, dnet: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    config = TrainConfig.model_validate({"method": method, **fields}).model_dump(mode="json")
+    config["dnet"] = dnet
+    return {"variant": "whatever", "method": method, "config": config}
+
+
+def test_default_and_paper_recipes_get_their_names() -> None:
+    assert methods.canonical_variant(run("dnet", DNetConfig().model_dump())) == "dnet"
+    assert methods.canonical_variant(run("dnet-bsce", DNetConfig().model_dump())) == "dnet-bsce"
+    paper_head = paper_recipe(meta_mode="head").model_dump()
+    assert methods.canonical_variant(run("dnet", paper_head)) == "dnet-paper-head"
+
+
+def test_overrides_and_runs_older_than_the_options() -> None:
+    changed = DNetConfig(driver_schedule="to_zero_at_lr_drop").model_dump()
+    assert methods.canonical_variant(run("dnet", changed)) == "dnet[driver_schedule=to_zero_at_lr_drop]"
+    # A run stored before the issue-F options existed behaved like the paper recipe.
+    old = {"meta_mode": "full", "meta_every": 1, "hidden": 128, "bias": False, "lr": 0.01,
+           "weight_decay": 1e-4, "driver_lambda": 0.3, "meta_batch_size": 100}  # fmt: skip
+    assert methods.canonical_variant(run("dnet", old)) == "dnet-paper-full[lr=0.01]"
+    assert methods.canonical_variant(run("cdb", {}, cdb_tau="dynamic_code")) == "cdb[cdb_tau=dynamic_code]"
