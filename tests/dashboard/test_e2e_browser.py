@@ -233,6 +233,7 @@ def test_upload_train_watch_compare_and_export(
     p.wait_for_selector("#new-run-error-lr >> text=greater than 0")
     assert "whole number" in p.inner_text("#new-run-error-batch-size")
     assert "no run was started" in p.inner_text("#new-run-alert")
+    p.screenshot(path=str(ARTIFACTS / "new-run-errors.png"), full_page=True)
     assert p.url.endswith(f"/runs/new?dataset={dataset_id}")
     with stack.client() as api:
         assert api.get("/api/runs").json()["total"] == runs_before
