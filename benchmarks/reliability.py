@@ -256,15 +256,16 @@ def fault_row(
     inject: Callable[[dict[str, Any]], float | None],
     redis_down: bool = False,
 ) -> Row:
-    """Start a run, wait for epoch 1, ``inject`` the fault (it returns when the fault ended, if later than
-    the injection), then wait for the run to finish and check its epochs."""
+    """Start a run, wait for epoch 1, ``inject`` the fault, wait for the run to finish and check its epochs.
+
+    Recovery is timed from the injection, or from the time ``inject`` returns (the pause: its end)."""
     since = log_offsets(stack)
     counter.reset()
     run_id = start_run(http, dataset_id)
     state = poll_run(http, counter, run_id, lambda s: s["epoch"] >= 1 or s["status"] in TERMINAL)
     fault_epoch = int(state["epoch"])
     injected = time.monotonic()
-    fault_over = inject(state) or injected
+    fault_over = inject(state)
     progressed: list[float] = []
 
     def note(s: dict[str, Any]) -> None:
@@ -278,7 +279,7 @@ def fault_row(
     lost = len(set(range(1, EPOCHS + 1)) - set(epochs))
     duplicated = len(epochs) - len(set(epochs))
     n503 = counter.count(lambda c: c == 503) if redis_down else 0
-    recovery = progressed[0] - max(fault_over, injected) if progressed else None
+    recovery = progressed[0] - (fault_over or injected) if progressed else None
     return Row(
         scenario=scenario,
         fault=fault,
@@ -288,7 +289,7 @@ def fault_row(
         http_503_redis_down=n503,
         tracebacks=len(logged),
         recovery_s=recovery,
-        recovery_what="fault → next epoch visible through the API",
+        recovery_what=("fault" if fault_over is None else "end of the fault") + " → next epoch via the API",
         outcome=f"{final['status']} at epoch {final['epoch']}/{EPOCHS}, attempt {final['attempt']}"
         + (
             f", {counter.transport_errors} refused connections while the API was down"
@@ -316,28 +317,25 @@ def kill_child(state: dict[str, Any]) -> None:
     os.kill(pid, signal.SIGKILL)  # the parent survives and requeues the message
 
 
-def kill_parent(stack: LiveStack) -> Callable[[dict[str, Any]], float]:
-    def inject(state: dict[str, Any]) -> float:
+def kill_parent(stack: LiveStack) -> Callable[[dict[str, Any]], None]:
+    def inject(state: dict[str, Any]) -> None:
         [worker] = [w for w in stack.workers if w.alive()]
         stack.kill_worker(worker, child_pid=child_pid(state))  # nobody left to requeue: the lease must
         stack.start_worker(timeout=180)  # the "launcher" brings a fresh worker up
-        return time.monotonic()
 
     return inject
 
 
-def restart_redis(stack: LiveStack) -> Callable[[dict[str, Any]], float]:
-    def inject(state: dict[str, Any]) -> float:
+def restart_redis(stack: LiveStack) -> Callable[[dict[str, Any]], None]:
+    def inject(state: dict[str, Any]) -> None:
         stack.restart_redis(kill=True, down_s=1.0)  # SIGKILL: only what the AOF fsynced survives
-        return time.monotonic()
 
     return inject
 
 
-def restart_api(stack: LiveStack) -> Callable[[dict[str, Any]], float]:
-    def inject(state: dict[str, Any]) -> float:
+def restart_api(stack: LiveStack) -> Callable[[dict[str, Any]], None]:
+    def inject(state: dict[str, Any]) -> None:
         stack.restart_api(kill=True, down_s=0.5)
-        return time.monotonic()
 
     return inject
 
@@ -614,6 +612,17 @@ def report(rows: list[Row], args: argparse.Namespace, started: str, took_s: floa
         for r in rows
         for line in [*r.details.get("tracebacks", [])[:3], *r.details.get("problems", [])[:3]]
     ]
+    logged = " ".join(line for r in rows for line in r.details.get("tracebacks", []))
+    if "WorkerLostError" in logged:
+        notes.append(
+            "- `WorkerLostError` tracebacks are Celery's own report (billiard's pool parent, at ERROR level "
+            "with the traceback) of a SIGKILLed task child; the run itself resumes or fails as intended."
+        )
+    if "ConnectionError" in logged:
+        notes.append(
+            "- `ConnectionError` tracebacks are the Celery consumer's report of the lost broker connection "
+            "while redis-server is down; it reconnects on its own."
+        )
     verdict = (
         "every row is clean"
         if not bad
@@ -642,7 +651,11 @@ def report(rows: list[Row], args: argparse.Namespace, started: str, took_s: floa
             "",
             table(rows),
             "",
-            *(["Log lines behind non-zero counts:", "", *notes, ""] if notes else []),
+            *(
+                ["Tracebacks behind non-zero counts (process: final exception):", "", *notes, ""]
+                if notes
+                else []
+            ),
             f"Raw numbers: `{args.out.with_suffix('.json').name}` beside this file.",
             "",
         ]
