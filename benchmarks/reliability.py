@@ -290,7 +290,8 @@ def fault_row(
         tracebacks=len(logged),
         recovery_s=recovery,
         recovery_what=("fault" if fault_over is None else "end of the fault") + " → next epoch via the API",
-        outcome=f"{final['status']} at epoch {final['epoch']}/{EPOCHS}, attempt {final['attempt']}"
+        outcome=f"{final['status']} at epoch {final['epoch']}/{EPOCHS}, attempt {final['attempt']}, "
+        f"{final.get('crashes')} crash(es) counted"
         + (
             f", {counter.transport_errors} refused connections while the API was down"
             if counter.transport_errors
@@ -623,6 +624,14 @@ def report(rows: list[Row], args: argparse.Namespace, started: str, took_s: floa
             "- `ConnectionError` tracebacks are the Celery consumer's report of the lost broker connection "
             "while redis-server is down; it reconnects on its own."
         )
+    redis_crashes = [r.scenario for r in rows if "Redis" in r.scenario or "redis" in r.scenario
+                     if r.details.get("crashes")]  # fmt: skip
+    if redis_crashes:
+        notes.append(
+            f"- {' and '.join(redis_crashes)}: no task process was killed, yet the run restarted from its "
+            "checkpoint and a crash was counted against DNET_MAX_ATTEMPTS (Celery terminates a late-ack task "
+            "whose broker connection drops; a pause longer than the lease hands the run to a new attempt)."
+        )
     verdict = (
         "every row is clean"
         if not bad
@@ -644,9 +653,10 @@ def report(rows: list[Row], args: argparse.Namespace, started: str, took_s: floa
             "- Columns: *epochs lost / duplicated* — epochs 1..E read back from the run's Redis stream "
             "(`GET /api/runs/{id}/epochs`); for the storm, epochs each surviving or late-joining SSE client "
             "missed / saw twice. *5xx* — answers ≥ 500 to this script's requests during the scenario (503 "
-            "counted apart while Redis is killed or stopped). *Tracebacks* — lines of the API and worker "
-            "logs written during the scenario with `Traceback`, `Lock is not acquired`, `Task was "
-            "destroyed` or `Exception in ASGI application`. *Recovery* — as named in the cell.",
+            "counted apart while Redis is killed or stopped). *Tracebacks* — tracebacks the API and worker "
+            "processes logged during the scenario (a chained one counts once), plus `Lock is not acquired` "
+            "/ `Task was destroyed` lines. *Recovery* — as named in the cell. *attempt* / *crashes* — the "
+            "run's attempt number and the crashes counted against its DNET_MAX_ATTEMPTS budget.",
             f"- Verdict: {verdict}.",
             "",
             table(rows),
