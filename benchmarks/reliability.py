@@ -54,6 +54,7 @@ TRAINING: dict[str, Any] = {
     "method": "ce", "model": "resnet8", "epochs": EPOCHS, "batch_size": 32, "num_threads": 1,
     "device": "cpu", "image_size": 8,
 }  # fmt: skip
+POISON_TRAINING: dict[str, Any] = {"epochs": 50, "model": "resnet32", "image_size": 64}
 RUN_TIMEOUT_S = 600.0
 REDIS_PAUSE_S = 10.0
 POLL_S = 0.25
@@ -364,8 +365,11 @@ def poison_row(stack: LiveStack, http: httpx.Client, counter: StatusCounter, dat
     """A run whose task child is SIGKILLed on every attempt must end ``failed`` after MAX_ATTEMPTS."""
     since = log_offsets(stack)
     counter.reset()
-    run_id = start_run(http, dataset_id, epochs=200)
+    # The budget counts deaths in a row on the same epoch (``worker/attempts.py``): a poison run dies before
+    # it finishes an epoch. Epochs of ResNet-32 at 64 px take seconds, so every kill lands inside epoch 1.
+    run_id = start_run(http, dataset_id, **POISON_TRAINING)
     killed: list[int] = []
+    killed_at_epoch: list[int] = []
     first_kill = 0.0
 
     def next_attempt_running(state: dict[str, Any]) -> bool:
@@ -380,6 +384,7 @@ def poison_row(stack: LiveStack, http: httpx.Client, counter: StatusCounter, dat
         assert pid is not None
         os.kill(pid, signal.SIGKILL)  # like the OOM killer
         killed.append(pid)
+        killed_at_epoch.append(int(state["epoch"]))
         first_kill = first_kill or time.monotonic()
     final = poll_run(http, counter, run_id, lambda s: s["status"] in TERMINAL)
     took = time.monotonic() - first_kill
@@ -390,7 +395,8 @@ def poison_row(stack: LiveStack, http: httpx.Client, counter: StatusCounter, dat
     plain = not CLASS_NAME.search(error) and str(stack.root) not in error
     return Row(
         scenario="poison run",
-        fault=f"task child SIGKILLed on every attempt (DNET_MAX_ATTEMPTS={MAX_ATTEMPTS})",
+        fault=f"task child SIGKILLed on every attempt before it finishes an epoch "
+        f"(DNET_MAX_ATTEMPTS={MAX_ATTEMPTS}; last finished epoch at each kill: {killed_at_epoch})",
         lost=None,
         duplicated=len(epochs) - len(set(epochs)),
         http_5xx=counter.count(lambda c: c >= 500),
@@ -408,6 +414,7 @@ def poison_row(stack: LiveStack, http: httpx.Client, counter: StatusCounter, dat
         details={
             "run_id": run_id,
             "killed_pids": killed,
+            "epoch_at_each_kill": killed_at_epoch,
             "attempt": final["attempt"],
             "crashes": final.get("crashes"),
             "error": error,
