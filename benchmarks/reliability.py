@@ -650,7 +650,7 @@ def report(rows: list[Row], args: argparse.Namespace, started: str, took_s: floa
             "",
             f"- Command: `{h.command_line()}`",
             f"- Machine: {h.machine()}",
-            f"- Date: {started} (took {took_s / 60:.1f} min), code {h.CODE_VERSION} "
+            f"- Date: {started} (the scenarios took {took_s / 60:.1f} min), code {h.CODE_VERSION} "
             "(`git describe --dirty --always` at start)",
             "- Stack: `stack.testing.LiveStack` — real redis-server (AOF), uvicorn API, one Celery prefork "
             f"worker (`-c 1 --max-tasks-per-child 1`); lease {TIMINGS.lease_ttl_s:g} s, heartbeat "
