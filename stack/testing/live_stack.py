@@ -197,8 +197,8 @@ class LiveStack:
             )
         return ManagedProcess(name, popen, log_path)
 
-    def _start_api(self, timeout: float) -> None:
-        self.api_port = free_port()
+    def _start_api(self, timeout: float, port: int | None = None) -> None:
+        self.api_port = port or free_port()
         argv = [
             sys.executable, "-m", "uvicorn", "backend.main:create_app", "--factory",
             "--host", "127.0.0.1", "--port", str(self.api_port), "--log-level", "warning",
@@ -250,6 +250,16 @@ class LiveStack:
         if child_pid is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(child_pid, signal.SIGKILL)
+
+    def restart_api(self, *, kill: bool = True, down_s: float = 0.5, timeout: float = 60.0) -> None:
+        """Crash (SIGKILL) or stop (SIGTERM) the API, then start it again on the same port and log file."""
+        assert self.api is not None
+        if kill:
+            self.api.kill()
+        else:
+            self.api.stop()
+        time.sleep(down_s)
+        self._start_api(timeout, port=self.api_port)
 
     def restart_redis(self, *, kill: bool = True, down_s: float = 0.5) -> None:
         """Crash (SIGKILL) or stop (SIGTERM) redis-server, then start it again on the same port and dir."""
