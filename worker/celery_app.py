@@ -14,6 +14,7 @@ import redis
 from celery import Celery, bootsteps
 
 from difficultynet.protocol import QUEUE_GPU, TASK_TRAIN
+from worker import log_filters
 from worker.capacity import measure_capacity, publish_capacity, withdraw_capacity
 from worker.pinning import assert_cuda_untouched
 from worker.recovery import recover_orphaned_runs
@@ -118,4 +119,5 @@ def create_celery(settings: WorkerSettings | None = None) -> DnetCelery:
     return app
 
 
+log_filters.install()
 app = create_celery()
