@@ -30,13 +30,15 @@ class ExpectedFailureWithoutTraceback(logging.Filter):
         self.exceptions = exceptions
 
     def filter(self, record: logging.LogRecord) -> bool:
-        exc = record.exc_info[1] if record.exc_info else None
-        if (
-            exc is not None
-            and isinstance(exc, self.exceptions)
-            and str(record.msg).startswith(self.message_prefix)
-        ):
-            note = f"{type(exc).__name__}: {exc}; recovered, see the run's crash count".replace("%", "%%")
+        # The type, not the value: billiard wraps the value (ExceptionWithTraceback) but keeps the type.
+        kind = record.exc_info[0] if record.exc_info else None
+        expected = kind is not None and issubclass(kind, self.exceptions)
+        if expected and str(record.msg).startswith(self.message_prefix):
+            assert kind is not None and record.exc_info is not None
+            value = record.exc_info[1]
+            lines = str(getattr(value, "exc", value) or "").strip().splitlines()  # unwrap billiard's wrapper
+            detail = lines[0] if lines else ""
+            note = f"{kind.__name__}: {detail}; recovered, see the run's crash count".replace("%", "%%")
             record.msg = f"{record.msg} ({note})"
             record.exc_info = None
             record.exc_text = None

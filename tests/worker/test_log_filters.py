@@ -42,3 +42,23 @@ def test_other_errors_keep_their_traceback(caplog: pytest.LogCaptureFixture) -> 
     assert record.exc_info is not None and "Traceback" in caplog.text
     record = _log("celery.worker.request", "Something else: %r", WorkerLostError("x"), caplog)
     assert record.exc_info is not None
+
+
+def test_a_wrapped_exception_from_the_pool_is_recognised_by_its_type(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """billiard's ExceptionInfo hands logging (type, ExceptionWithTraceback(value), tb)."""
+    from billiard.einfo import ExceptionInfo
+
+    lost = WorkerLostError("Worker exited prematurely: signal 9 (SIGKILL) Job: 0.")
+    try:
+        raise lost
+    except WorkerLostError:
+        einfo = ExceptionInfo()
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="celery.worker.request"):
+        logging.getLogger("celery.worker.request").error(
+            "Task handler raised error: %r", lost, exc_info=einfo.exc_info
+        )
+    assert "Traceback" not in caplog.text
+    assert "(WorkerLostError: Worker exited prematurely: signal 9 (SIGKILL) Job: 0.; recovered" in caplog.text
