@@ -39,6 +39,8 @@ OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "
 GROUP_COLORS: dict[Group, str] = {"many": "#0072B2", "medium": "#E69F00", "few": "#D55E00"}
 GROUP_SYMBOLS: dict[Group, str] = {"many": "circle", "medium": "square", "few": "diamond"}
 GROUP_LABELS: dict[Group, str] = {"many": "many-shot", "medium": "medium-shot", "few": "few-shot"}
+# the gains chart's group-mean lines: one dash pattern per group, so the legend tells them apart without color
+MEAN_LINE_DASH: dict[Group, str] = {"many": "dash", "medium": "dot", "few": "dashdot"}
 # Cividis ends in a pale yellow that is unreadable on white: stop the ramp at 85 %.
 RANK_RAMP_END = 0.85
 RANK_COLORSCALE_STEPS = 11
@@ -88,7 +90,9 @@ def _layout(title: str, x_title: str, y_title: str, **extra: Any) -> dict[str, A
         "margin": {"l": 64, "r": 24, "t": 56, "b": 56},
         "xaxis": {"title": {"text": x_title}, "gridcolor": GRID, "linecolor": INK},
         "yaxis": {"title": {"text": y_title}, "gridcolor": GRID, "linecolor": INK},
-        "legend": {"orientation": "h", "y": -0.2, "x": 0},
+        # Below everything, in container coordinates: a legend placed relative to the plot area collides
+        # with the x-axis title once it wraps (phone widths); plotly grows the bottom margin to fit it.
+        "legend": {"orientation": "h", "yref": "container", "yanchor": "bottom", "y": 0, "x": 0},
         "hoverlabel": {"bgcolor": "white", "font": {"color": INK}},
         "uirevision": "keep",  # zoom and hidden traces survive patches and rebuilds
     }
@@ -613,7 +617,7 @@ def gains_figure(g: Gains, epoch: int, baseline_label: str) -> go.Figure:
                 mode="lines",
                 name=name,
                 hoverinfo="name",
-                line={"color": INK, "dash": "dash", "width": 2},
+                line={"color": INK, "dash": MEAN_LINE_DASH[group], "width": 2},
             )
         )
     return figure

@@ -248,3 +248,12 @@ def test_heatmap_of_a_fixed_rule_method_says_why_it_looks_flat() -> None:
     ce = figures.heatmap_figure(synthetic_records(5, 2, method="ce"))
     assert "every w_c is 1" in ce.layout.annotations[0].text
     assert not figures.heatmap_figure(synthetic_records(5, 2, method="dnet")).layout.annotations
+
+
+def test_gains_legend_sits_below_the_axis_title_and_mean_lines_differ() -> None:
+    """At phone width the legend wrapped into the x-axis title; the three mean lines looked the same."""
+    run, base = synthetic_records(6, 2, seed=1)[-1], synthetic_records(6, 2, seed=2, skill=0.7)[-1]
+    fig = figures.gains_figure(figures.gains(run, base), 2, "ce")
+    assert fig.layout.legend.yref == "container" and fig.layout.legend.y == 0
+    dashes = [t.line.dash for t in fig.data if t.type == "scatter"]
+    assert len(dashes) == 3 and len(set(dashes)) == 3
