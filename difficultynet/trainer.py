@@ -138,6 +138,11 @@ class Trainer:
         )
         return self._prepare(self.splits.meta_x[idx]), self.splits.meta_y[idx]
 
+    @property
+    def weights_applied(self) -> bool:
+        """Whether DNet's weights enter the real loss in the current epoch (``dnet.defer_frac``)."""
+        return self.epoch >= deferred_start_epoch(self.config)
+
     def meta_step_plan(self, step_in_epoch: int) -> MetaStepPlan:
         """Virtual step size, λ_t, feature refresh and deferral for the current step (DNet methods)."""
         dnet = self.config.dnet
@@ -150,7 +155,7 @@ class Trainer:
             virtual_lr=self.config.lr if dnet.virtual_lr == "base" else current_lr,
             driver_lambda=lam,
             refresh_meta_features=step_in_epoch % dnet.meta_feature_refresh == 0,
-            apply_weights=self.epoch >= deferred_start_epoch(self.config),
+            apply_weights=self.weights_applied,
         )
 
     # ------------------------------------------------------------------ training
@@ -241,7 +246,7 @@ class Trainer:
             self.weights_input = self.learner.accuracy.clone()
             difficulty = self.learner.difficulties().cpu().tolist()
             learned = self.learner.weights().cpu().tolist()
-            applied = self.epoch >= deferred_start_epoch(self.config)
+            applied = self.weights_applied
             weight = learned if applied else [1.0] * self.num_classes
             diagnostics = dnet_diagnostics(
                 learned,

@@ -84,13 +84,10 @@ RECIPE_LABELS: dict[str, str] = {
 _DEFAULTS = TrainConfig()
 
 
-def _number(
-    field_name: str, control_id: str, value: float | int | None, *, step: str, minimum: float
-) -> Component:
+def _number(field_name: str, control_id: str, value: float | int | None) -> Component:
     """A text box for a number: a browser number input turns what it cannot parse (or what breaks its
     ``min``) into an empty value, and the form would then silently use the default. Here the server sees
     exactly what was typed and says what is wrong with it (:func:`check_numbers`)."""
-    del step, minimum  # ranges are TrainConfig's own, checked by check_numbers
     return dcc.Input(
         id=control_id,
         type="text",
@@ -162,31 +159,25 @@ def layout(dataset: str | None = None, **_query: str) -> html.Div:
                         form_field(
                             "Epochs",
                             ids.NEW_RUN_EPOCHS,
-                            _number("epochs", ids.NEW_RUN_EPOCHS, _DEFAULTS.epochs, step="1", minimum=1),
+                            _number("epochs", ids.NEW_RUN_EPOCHS, _DEFAULTS.epochs),
                             error_id=err("epochs"),
                         ),
                         form_field(
                             "Batch size",
                             ids.NEW_RUN_BATCH_SIZE,
-                            _number(
-                                "batch_size",
-                                ids.NEW_RUN_BATCH_SIZE,
-                                _DEFAULTS.batch_size,
-                                step="1",
-                                minimum=1,
-                            ),
+                            _number("batch_size", ids.NEW_RUN_BATCH_SIZE, _DEFAULTS.batch_size),
                             error_id=err("batch_size"),
                         ),
                         form_field(
                             "Learning rate",
                             ids.NEW_RUN_LR,
-                            _number("lr", ids.NEW_RUN_LR, _DEFAULTS.lr, step="any", minimum=0),
+                            _number("lr", ids.NEW_RUN_LR, _DEFAULTS.lr),
                             error_id=err("lr"),
                         ),
                         form_field(
                             "Seed",
                             ids.NEW_RUN_SEED,
-                            _number("seed", ids.NEW_RUN_SEED, _DEFAULTS.seed, step="1", minimum=0),
+                            _number("seed", ids.NEW_RUN_SEED, _DEFAULTS.seed),
                             error_id=err("seed"),
                         ),
                         form_field(
@@ -237,19 +228,13 @@ def layout(dataset: str | None = None, **_query: str) -> html.Div:
                                 form_field(
                                     "Meta update every k iterations",
                                     ids.NEW_RUN_META_EVERY,
-                                    _number(
-                                        "meta_every",
-                                        ids.NEW_RUN_META_EVERY,
-                                        _DNET_DEFAULTS.meta_every,
-                                        step="1",
-                                        minimum=1,
-                                    ),
+                                    _number("meta_every", ids.NEW_RUN_META_EVERY, _DNET_DEFAULTS.meta_every),
                                     error_id=err("meta_every"),
                                 ),
                                 form_field(
                                     "Difficulty-Net learning rate",
                                     ids.NEW_RUN_DNET_LR,
-                                    _number("dnet_lr", ids.NEW_RUN_DNET_LR, None, step="any", minimum=0),
+                                    _number("dnet_lr", ids.NEW_RUN_DNET_LR, None),
                                     hint=f"empty: the default ({_DNET_DEFAULTS.lr:g})",
                                     error_id=err("dnet_lr"),
                                 ),
