@@ -41,6 +41,11 @@ NEW_RUN_ALERT = "new-run-alert"
 NEW_RUN_REDIRECT = "new-run-redirect"
 
 
+def new_run_control(field: str) -> str:
+    """The control of a new-run form field (``dashboard.run_form.FormField.control``)."""
+    return f"new-run-{field.replace('_', '-')}"
+
+
 def new_run_field_error(field: str) -> str:
     """Where the API's 422 message for a form field is shown (next to that field)."""
     return f"new-run-error-{field.replace('_', '-')}"
