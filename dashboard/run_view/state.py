@@ -44,3 +44,16 @@ def slider_marks(latest: int) -> dict[int, str]:
     marks = {e: str(e) for e in range(1, latest + 1, step)}
     marks[latest] = str(latest)
     return marks
+
+
+def clamp_epoch(typed: float | str | None, latest: int) -> int | None:
+    """The epoch a typed value asks for, rounded and clamped to 1…latest; None when it is not a number."""
+    if latest < 1 or typed is None or isinstance(typed, bool):
+        return None
+    try:
+        value = float(typed)
+    except ValueError:
+        return None
+    if value != value or value in (float("inf"), float("-inf")):  # NaN and ±inf clamp to nothing sensible
+        return None
+    return min(max(round(value), 1), latest)

@@ -257,3 +257,11 @@ def test_run_cancelled_while_queued_shows_its_final_state(backend: FakeBackend, 
     message = "No epoch finished: the run was cancelled before its first epoch."
     assert message in json.dumps(update.curves.to_plotly_json()) and message in text_of(update.dnet_health)
     assert "Waiting" not in json.dumps(update.curves.to_plotly_json())
+
+
+def test_the_epoch_box_moves_the_slider_clamped_and_follows_it() -> None:
+    assert epoch_views.epoch_box_sync(True, 99, 2, 5) == (5, 5)  # Enter on 99: the last epoch, shown as 5
+    assert epoch_views.epoch_box_sync(True, 3, 5, 5) == (3, 3)
+    assert epoch_views.epoch_box_sync(True, 5, 5, 5) == (no_update, 5)  # already there: no new request
+    assert epoch_views.epoch_box_sync(True, None, 4, 5) == (no_update, 4)  # unreadable: the box shows 4 again
+    assert epoch_views.epoch_box_sync(False, 1, 4, 5) == (no_update, 4)  # the slider moved: the box follows

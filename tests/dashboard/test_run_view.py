@@ -5,7 +5,7 @@ from __future__ import annotations
 from dashboard.models import Run
 from dashboard.run_view import text
 from dashboard.run_view.poll import Fetch, plan_fetch, plan_tick
-from dashboard.run_view.state import RunViewState, is_run_id, slider_marks
+from dashboard.run_view.state import RunViewState, clamp_epoch, is_run_id, slider_marks
 from difficultynet.config import TrainConfig
 from difficultynet.synthetic import synthetic_records
 
@@ -119,3 +119,12 @@ def test_status_lines_in_plain_words() -> None:
     assert text.run_notice(run(status="cancelled"))[1] == "info"  # type: ignore[index]
     assert "stops after the current batch" in text.run_notice(run(cancel_requested=True))[0]  # type: ignore[index]
     assert "“" + "x" * 40 + "…”" in text.not_a_run_id("x" * 50)
+
+
+def test_a_typed_epoch_is_rounded_and_clamped_to_the_epochs_there_are() -> None:
+    assert clamp_epoch(99, 5) == 5
+    assert clamp_epoch(0, 5) == 1 and clamp_epoch(-3, 5) == 1
+    assert clamp_epoch(2.6, 5) == 3 and clamp_epoch("4", 5) == 4
+    for unreadable in (None, "", "four", float("nan"), float("inf"), True):
+        assert clamp_epoch(unreadable, 5) is None
+    assert clamp_epoch(3, 0) is None  # no epoch yet

@@ -23,7 +23,7 @@ from dashboard.formatting import short_id
 from dashboard.pages.run import sections
 from dashboard.pages.run.baseline import baseline_choices, gains_update
 from dashboard.pages.run.downloads import download
-from dashboard.pages.run.epoch_views import scatter_update
+from dashboard.pages.run.epoch_views import epoch_box_sync, scatter_update
 from dashboard.pages.run.live import poll
 from dashboard.run_view.state import RunViewState
 
@@ -112,6 +112,17 @@ def register_callbacks(app: Dash, api: ApiClient) -> None:
         epoch: int | None, trend: list[str] | None, run_id: str, drawn_for: str | None
     ) -> tuple[Any, Any]:
         return scatter_update(api, run_id, epoch, "trend" in (trend or []), drawn_for)
+
+    @app.callback(
+        Output(ids.RUN_EPOCH_SLIDER, "value", allow_duplicate=True),
+        Output(ids.RUN_EPOCH_INPUT, "value"),
+        Input(ids.RUN_EPOCH_INPUT, "value"),
+        Input(ids.RUN_EPOCH_SLIDER, "value"),
+        State(ids.RUN_EPOCH_SLIDER, "max"),
+        prevent_initial_call=True,
+    )
+    def on_epoch_box(typed: Any, slider_value: int | None, latest: int | None) -> tuple[Any, Any]:
+        return epoch_box_sync(ctx.triggered_id == ids.RUN_EPOCH_INPUT, typed, slider_value, latest)
 
     @app.callback(
         Output(ids.RUN_BASELINE, "options"),

@@ -108,7 +108,17 @@ def scatter_section() -> html.Section:
         "Difficulty vs frequency",
         html.Div(
             [
-                html.Label("Epoch", htmlFor=ids.RUN_EPOCH_SLIDER, className="field-label"),
+                html.Label("Epoch", htmlFor=ids.RUN_EPOCH_INPUT, className="field-label"),
+                # our own box instead of the slider's (Dash 4 applies that one on blur only, unclamped):
+                # this one applies on Enter or blur and is clamped to the epochs there are
+                dcc.Input(
+                    id=ids.RUN_EPOCH_INPUT,
+                    type="number",
+                    step=1,
+                    debounce=True,
+                    className="input epoch-input",
+                    **aria(label="Epoch to show (Enter applies)"),
+                ),
                 html.Div(
                     dcc.Slider(
                         id=ids.RUN_EPOCH_SLIDER,
@@ -118,6 +128,7 @@ def scatter_section() -> html.Section:
                         value=None,
                         marks={},
                         updatemode="mouseup",
+                        allow_direct_input=False,
                     ),
                     className="slider",
                 ),
@@ -131,7 +142,8 @@ def scatter_section() -> html.Section:
             className="control-row",
         ),
         html.P(
-            "The slider follows the latest epoch while the run trains; move it to look back.",
+            "The slider follows the latest epoch while the run trains; move it, or type an epoch and press "
+            "Enter, to look back.",
             className="muted",
         ),
         graph(ids.RUN_SCATTER, "Difficulty vs train images"),
