@@ -22,7 +22,7 @@ import plotly.io.json as plotly_json
 from _harness import CODE_VERSION, REPO_ROOT, command_line, machine, now_utc, time_calls
 
 from dashboard.api_client import ApiClient
-from dashboard.pages.run.epoch_views import scatter_update
+from dashboard.pages.run.epoch_views import epoch_views_update
 from dashboard.pages.run.live import RunPollUpdate, poll
 from dashboard.run_view.state import RunViewState
 from difficultynet.config import TrainConfig
@@ -120,12 +120,12 @@ def bench_classes(classes: int, epochs: int, repeat: int, rows: list[dict[str, A
     measure("idle tick: no new epoch", idle_tick, repeat, rows, classes, as_outputs)
     key = f"{RUN_ID}:{classes}"
     measure(
-        "scatter: follow slider to the new epoch (patch)",
-        lambda: scatter_update(api, RUN_ID, epochs, True, key),
+        "scatter: follow slider to the new epoch (patch; with confusions and the difficulty check)",
+        lambda: epoch_views_update(api, RUN_ID, epochs, True, key),
         repeat,
         rows,
         classes,
-        list,
+        lambda update: update.as_outputs(),
     )
     toggle_label = f"metric toggle: rebuild curves from {epochs} epochs"
     measure(toggle_label, metric_toggle, max(2, repeat // 4), rows, classes, as_outputs)

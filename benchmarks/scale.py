@@ -49,7 +49,7 @@ from dashboard.analysis.columns import Metric
 from dashboard.api_client import ApiClient
 from dashboard.figures.datasets import class_frequency_figure
 from dashboard.pages.run.baseline import gains_update
-from dashboard.pages.run.epoch_views import scatter_update
+from dashboard.pages.run.epoch_views import epoch_views_update
 from dashboard.pages.run.live import poll
 from dashboard.run_view.state import RunViewState
 from difficultynet import protocol
@@ -192,10 +192,11 @@ def measure_dashboard(
         _dash_row(out, "dashboard: new epoch (Patch)", timing, update.as_outputs())
         timing, update = h.time_calls(lambda: poll(api, run_id, loaded, metric, loaded.picks, epochs), repeat)
         _dash_row(out, "dashboard: idle tick", timing, update.as_outputs())
-        timing, (fig, key) = h.time_calls(lambda: scatter_update(api, run_id, epochs, True, None), repeat)
-        _dash_row(out, "dashboard: scatter figure", timing, {"figure": fig})
-        timing, (fig, _) = h.time_calls(lambda: scatter_update(api, run_id, epochs, True, key), repeat)
-        _dash_row(out, "dashboard: scatter Patch", timing, {"figure": fig})
+        timing, views = h.time_calls(lambda: epoch_views_update(api, run_id, epochs, True, None), repeat)
+        key = views.scatter_state
+        _dash_row(out, "dashboard: scatter figure", timing, {"figure": views.scatter})
+        timing, views = h.time_calls(lambda: epoch_views_update(api, run_id, epochs, True, key), repeat)
+        _dash_row(out, "dashboard: scatter Patch", timing, {"figure": views.scatter})
         if baseline_id is not None:
             timing, gains = h.time_calls(lambda: gains_update(api, run_id, epochs, baseline_id, None), repeat)
             _dash_row(out, "dashboard: gains figure", timing, {"figure": gains.figure, "note": gains.note})

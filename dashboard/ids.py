@@ -80,6 +80,16 @@ RUN_DOWNLOAD_JSONL = "run-download-jsonl"
 RUN_DOWNLOAD_CSV = "run-download-csv"
 RUN_DOWNLOAD = "run-download"
 RUN_DOWNLOAD_MESSAGE = "run-download-message"
+RUN_CLASS_SELECTED = "run-class-selected"
+RUN_CLASS_SEARCH = "run-class-search"
+RUN_CLASS_NAMES = "run-class-names"
+RUN_CLASS_PANEL = "run-class-panel"
+RUN_CLASS_SCROLL = "run-class-scroll"
+RUN_CLASS_LINK = "run-class-link"  # pattern-matching type: {"type": RUN_CLASS_LINK, "index": class index}
+RUN_CONFUSIONS = "run-confusions"
+RUN_CONFUSION_PAIRS = "run-confusion-pairs"
+RUN_DIFFICULTY_CHECK = "run-difficulty-check"
+RUN_DIFFICULTY_CHECK_NOTE = "run-difficulty-check-note"
 
 # compare page ("/compare")
 COMPARE_QUERY = "compare-query"

@@ -19,6 +19,7 @@ class Gains:
     """Per-class test-accuracy gain (fractions) of a run over its baseline, head → tail."""
 
     names: list[str]
+    indices: list[int]  # this run's class indices
     groups: list[Group]
     train_counts: list[int]
     run_acc: list[float]
@@ -51,6 +52,7 @@ def gains(record: EpochRecord, baseline: EpochRecord) -> Gains:
     order = frequency_order(c)
     return Gains(
         names=[c.name[p] for p in order],
+        indices=[c.index[p] for p in order],
         groups=[c.group[p] for p in order],
         train_counts=[c.train_count[p] for p in order],
         run_acc=[c.test_acc[p] for p in order],

@@ -72,8 +72,9 @@ def _series_points(
         return xs, means.get(series.group, [0.0] * len(records)), []
     p = series.position
     ys = [getattr(r.classes, metric)[p] for r in records]
+    index = records[0].classes.index[p]  # last: a click on the line opens this class's panel
     custom = [
-        [r.classes.difficulty[p], r.classes.weight[p], r.classes.val_acc[p], r.classes.test_acc[p]]
+        [r.classes.difficulty[p], r.classes.weight[p], r.classes.val_acc[p], r.classes.test_acc[p], index]
         for r in records
     ]
     return xs, ys, custom

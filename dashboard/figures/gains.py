@@ -19,7 +19,7 @@ def _gains_group(g: Gains, group: Group) -> tuple[list[str], list[float], list[l
     return (
         [g.names[i] for i in idx],
         [100 * deltas[i] for i in idx],
-        [[g.train_counts[i], g.run_acc[i], g.baseline_acc[i]] for i in idx],
+        [[g.train_counts[i], g.run_acc[i], g.baseline_acc[i], g.indices[i]] for i in idx],
     )
 
 

@@ -26,7 +26,7 @@ def _scatter_group_data(record: EpochRecord, group: Group) -> tuple[list[int], l
     return (
         [c.train_count[p] for p in positions],
         [c.difficulty[p] for p in positions],
-        [[c.name[p], c.weight[p], c.val_acc[p], c.test_acc[p]] for p in positions],
+        [[c.name[p], c.weight[p], c.val_acc[p], c.test_acc[p], c.index[p]] for p in positions],
     )
 
 

@@ -45,6 +45,9 @@ class TickPlan:
     picker: PickerAction = "keep"
     picker_options: list[dict[str, Any]] = field(default_factory=list)
     slider: SliderChange | None = None
+    # the run's classes, once (first records): the class search's options and the names for clicks
+    class_options: list[dict[str, Any]] | None = None
+    class_names: list[str] | None = None
 
 
 def plan_fetch(state: RunViewState, run_id: str, metric: Metric, picks: Sequence[int] | None) -> Fetch:
@@ -62,6 +65,11 @@ def picker_options(record: EpochRecord) -> list[dict[str, Any]]:
         {"label": f"{classes.name[p]} ({classes.train_count[p]})", "value": classes.index[p]}
         for p in frequency_order(classes)
     ]
+
+
+def class_names(record: EpochRecord) -> list[str]:
+    """Class names in class-index order."""
+    return [name for _, name in sorted(zip(record.classes.index, record.classes.name, strict=True))]
 
 
 def plan_tick(
@@ -94,6 +102,9 @@ def plan_tick(
         elif state.run_id != run_id:
             plan.curves = plan.heatmap = "waiting"
     else:
+        if state.run_id != run_id or state.num_classes != records[0].num_classes:
+            plan.class_options = picker_options(records[0])
+            plan.class_names = class_names(records[0])
         _plan_picker(plan, state, records[0], fetch.picks)
         if fetch.rebuild:
             plan.curves, plan.curve_records = "build", records

@@ -141,15 +141,18 @@ def test_many_classes_offer_a_picker_with_head_median_tail(backend: FakeBackend,
     assert calm.curves is no_update  # same picks in another order: nothing to redraw
 
 
-def test_scatter_builds_once_then_patches(backend: FakeBackend, api: ApiClient) -> None:
+def test_epoch_views_build_the_scatter_once_then_patch_it(backend: FakeBackend, api: ApiClient) -> None:
     run_id = backend.add_run(1, backend.add_dataset(1, {"a": 1}), synthetic_records(6, 3), status="succeeded")
-    figure, key = epoch_views.scatter_update(api, run_id, 3, True, None)
-    assert isinstance(figure, go.Figure) and key == f"{run_id}:6"
-    assert "epoch 3" in figure.layout.title.text
-    patch, same = epoch_views.scatter_update(api, run_id, 1, False, key)
-    assert isinstance(patch, Patch) and same is no_update
-    assert epoch_views.scatter_update(api, run_id, None, True, key) == (no_update, no_update)
-    assert epoch_views.scatter_update(api, run_id, 99, True, key) == (no_update, no_update)
+    first = epoch_views.epoch_views_update(api, run_id, 3, True, None)
+    assert isinstance(first.scatter, go.Figure) and first.scatter_state == f"{run_id}:6"
+    assert "epoch 3" in first.scatter.layout.title.text
+    assert "epoch 3" in first.check.layout.title.text and "Spearman" in first.check.layout.annotations[0].text
+    assert "epoch 3" in first.confusions.layout.title.text and "Most confused pairs" in text_of(first.pairs)
+    again = epoch_views.epoch_views_update(api, run_id, 1, False, first.scatter_state)
+    assert isinstance(again.scatter, Patch) and again.scatter_state is no_update
+    nothing = epoch_views.epoch_views_update(api, run_id, None, True, first.scatter_state)
+    assert nothing.scatter is no_update and nothing.confusions is no_update
+    assert epoch_views.epoch_views_update(api, run_id, 99, True, first.scatter_state).scatter is no_update
 
 
 def test_gains_need_a_baseline_and_show_group_means(backend: FakeBackend, api: ApiClient) -> None:

@@ -53,8 +53,8 @@ def test_curves_figure_draws_one_webgl_line_per_class_in_frequency_order() -> No
     assert [t.name for t in lines] == ["c1", "c2", "c0"]
     assert list(lines[2].y) == pytest.approx([0.6, 0.7])
     assert list(lines[0].x) == [1, 2]
-    # hover carries d, w, val acc, test acc; the count and group are per-trace meta
-    assert list(lines[2].customdata[0]) == pytest.approx([0.6, records[0].classes.weight[0], 0.4, 0.4])
+    # hover carries d, w, val acc, test acc (then the class index, for clicks); count and group are meta
+    assert list(lines[2].customdata[0]) == pytest.approx([0.6, records[0].classes.weight[0], 0.4, 0.4, 0])
     assert list(lines[2].meta) == [10, "few-shot"]
     assert "customdata[1]" in lines[0].hovertemplate and "%{fullData.name}" in lines[0].hovertemplate
     # colored by rank, head darkest; a last invisible trace carries the colorbar

@@ -1,4 +1,5 @@
-"""Run ("/runs/<run_id>"): live progress, difficulty curves, difficulty vs frequency, gains, weights, export.
+"""Run ("/runs/<run_id>"): live progress, difficulty curves, difficulty vs frequency, a class drill-down,
+confusions, gains, weights, export.
 
 Live updates: a ``dcc.Interval`` (≤ 1 s) asks the API for the epochs after the last one drawn and appends
 them with ``dash.Patch``; figures are rebuilt only when the user changes what they show. The view state
@@ -12,8 +13,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from dash import Dash, Input, Output, State, ctx, dcc, html
+from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
 from dash.development.base_component import Component
+from flask import Response, abort
 
 from dashboard import ids
 from dashboard.analysis.columns import METRICS, Metric
@@ -22,10 +24,12 @@ from dashboard.components.alerts import alert
 from dashboard.formatting import short_id
 from dashboard.pages.run import sections
 from dashboard.pages.run.baseline import baseline_choices, gains_update
+from dashboard.pages.run.class_panel import THUMBNAIL_PREFIX, class_panel
 from dashboard.pages.run.downloads import download
-from dashboard.pages.run.epoch_views import epoch_box_sync, scatter_update
+from dashboard.pages.run.epoch_views import epoch_box_sync, epoch_views_update
 from dashboard.pages.run.live import poll
-from dashboard.run_view.state import RunViewState
+from dashboard.run_view.selection import CLASS_INDEX_AT, CLASS_NAME_AT, class_from_click
+from dashboard.run_view.state import RunViewState, is_run_id
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +43,9 @@ def layout(run_id: str = "", poll_interval_ms: int = 1000, **_query: str) -> htm
             dcc.Store(id=ids.RUN_VIEW_STATE, data=RunViewState().model_dump()),
             dcc.Store(id=ids.RUN_SCATTER_STATE),
             dcc.Store(id=ids.RUN_GAINS_STATE),
+            dcc.Store(id=ids.RUN_CLASS_SELECTED),
+            dcc.Store(id=ids.RUN_CLASS_NAMES, data=[]),
+            dcc.Store(id=ids.RUN_CLASS_SCROLL),
             dcc.Interval(id=ids.RUN_INTERVAL, interval=poll_interval_ms, n_intervals=0),
             html.H1(["Run ", html.Code(short_id(run_id, 12))]),
             html.P(id=ids.RUN_TITLE, className="subtitle"),
@@ -47,6 +54,9 @@ def layout(run_id: str = "", poll_interval_ms: int = 1000, **_query: str) -> htm
             sections.health_section(),
             sections.curves_section(),
             sections.scatter_section(),
+            sections.difficulty_check_section(),
+            sections.class_section(),
+            sections.confusions_section(),
             sections.gains_section(),
             sections.heatmap_section(),
             sections.export_section(),
@@ -76,6 +86,8 @@ def register_callbacks(app: Dash, api: ApiClient) -> None:
             "interval_disabled": Output(ids.RUN_INTERVAL, "disabled"),
             "alert": Output(ids.RUN_ALERT, "children"),
             "dnet_health": Output(ids.RUN_DNET_HEALTH, "children"),
+            "class_options": Output(ids.RUN_CLASS_SEARCH, "options"),
+            "class_names": Output(ids.RUN_CLASS_NAMES, "data"),
         },
         inputs={
             "_tick": Input(ids.RUN_INTERVAL, "n_intervals"),
@@ -102,6 +114,10 @@ def register_callbacks(app: Dash, api: ApiClient) -> None:
     @app.callback(
         Output(ids.RUN_SCATTER, "figure"),
         Output(ids.RUN_SCATTER_STATE, "data"),
+        Output(ids.RUN_CONFUSIONS, "figure"),
+        Output(ids.RUN_CONFUSION_PAIRS, "children"),
+        Output(ids.RUN_DIFFICULTY_CHECK, "figure"),
+        Output(ids.RUN_DIFFICULTY_CHECK_NOTE, "children"),
         Input(ids.RUN_EPOCH_SLIDER, "value"),
         Input(ids.RUN_TREND, "value"),
         State(ids.RUN_ID_STORE, "data"),
@@ -110,8 +126,83 @@ def register_callbacks(app: Dash, api: ApiClient) -> None:
     )
     def on_epoch(
         epoch: int | None, trend: list[str] | None, run_id: str, drawn_for: str | None
+    ) -> tuple[Any, ...]:
+        return epoch_views_update(api, run_id, epoch, "trend" in (trend or []), drawn_for).as_outputs()
+
+    clickable = [*CLASS_INDEX_AT, *CLASS_NAME_AT]
+
+    @app.callback(
+        Output(ids.RUN_CLASS_SELECTED, "data"),
+        Output(ids.RUN_CLASS_SEARCH, "value"),
+        Input(ids.RUN_CLASS_SEARCH, "value"),
+        Input({"type": ids.RUN_CLASS_LINK, "index": ALL}, "n_clicks"),
+        *(Input(graph_id, "clickData") for graph_id in clickable),
+        State(ids.RUN_CLASS_NAMES, "data"),
+        prevent_initial_call=True,
+    )
+    def on_class_chosen(
+        searched: int | None, _links: list[int | None], *clicks_and_names: Any
     ) -> tuple[Any, Any]:
-        return scatter_update(api, run_id, epoch, "trend" in (trend or []), drawn_for)
+        names = clicks_and_names[-1] or []
+        source = ctx.triggered_id
+        if source == ids.RUN_CLASS_SEARCH:
+            return searched, no_update
+        if isinstance(source, dict):  # a class link: only a real click (new links start at 0 clicks)
+            if not ctx.triggered[0].get("value"):
+                return no_update, no_update
+            chosen = source.get("index")
+        else:
+            chosen = class_from_click(str(source), clicks_and_names[clickable.index(source)], names)
+        if not isinstance(chosen, int):
+            return no_update, no_update
+        return chosen, chosen
+
+    @app.callback(
+        Output(ids.RUN_CLASS_PANEL, "children"),
+        Input(ids.RUN_CLASS_SELECTED, "data"),
+        Input(ids.RUN_EPOCH_SLIDER, "value"),
+        Input(ids.RUN_BASELINE, "value"),
+        State(ids.RUN_ID_STORE, "data"),
+        prevent_initial_call=True,
+    )
+    def on_class_panel(
+        class_index: int | None, epoch: int | None, baseline_id: str | None, run_id: str
+    ) -> Any:
+        if class_index is None and ctx.triggered_id != ids.RUN_CLASS_SELECTED:
+            return no_update  # nothing chosen: the slider moving changes nothing here
+        return class_panel(api, run_id, class_index, epoch, baseline_id)
+
+    app.clientside_callback(
+        """function (chosen) {
+            if (chosen !== null && chosen !== undefined) {
+                const panel = document.getElementById("run-class-section");
+                if (panel) { panel.scrollIntoView({behavior: "smooth", block: "start"}); }
+            }
+            return window.dash_clientside.no_update;
+        }""",
+        Output(ids.RUN_CLASS_SCROLL, "data"),
+        Input(ids.RUN_CLASS_SELECTED, "data"),
+        prevent_initial_call=True,
+    )
+
+    def thumbnail(run_id: str, row: int) -> Response:
+        """The API's thumbnail of one example, relayed with the server-side token and its cache headers."""
+        if not is_run_id(run_id):
+            abort(404)
+        try:
+            content, content_type, cache_control = api.example_image(run_id, row)
+        except ApiError as exc:
+            return Response(
+                exc.message,
+                status=exc.status_code if exc.status_code in (404, 422) else 502,
+                mimetype="text/plain",
+            )
+        headers = {"Cache-Control": cache_control or "private, max-age=3600"}
+        return Response(content, mimetype=content_type, headers=headers)
+
+    app.server.add_url_rule(
+        f"{THUMBNAIL_PREFIX}/<run_id>/<int:row>", "run_thumbnail", thumbnail, methods=["GET"]
+    )
 
     @app.callback(
         Output(ids.RUN_EPOCH_SLIDER, "value", allow_duplicate=True),

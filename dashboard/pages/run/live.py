@@ -52,6 +52,8 @@ class RunPollUpdate:
     interval_disabled: Any = no_update
     alert: Any = no_update
     dnet_health: Any = no_update
+    class_options: Any = no_update
+    class_names: Any = no_update
 
     def as_outputs(self) -> dict[str, Any]:
         # not dataclasses.asdict: it deep-copies values, and a dash.Patch cannot be deep-copied
@@ -164,6 +166,9 @@ def _render(update: RunPollUpdate, plan: TickPlan, metric: Metric, status: str) 
         update.curves_note = text.summary_note(plan.next_state.num_classes)
     elif plan.picker == "trim":
         update.picker_value = picks
+    if plan.class_options is not None:
+        update.class_options = plan.class_options
+        update.class_names = plan.class_names
     if plan.slider is not None:
         update.slider_max = plan.slider.max
         update.slider_marks = plan.slider.marks

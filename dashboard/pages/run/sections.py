@@ -12,6 +12,7 @@ from dashboard.components.dnet_health import dnet_health_panel
 from dashboard.components.layout import field as form_field
 from dashboard.components.layout import section
 from dashboard.figures.style import placeholder_figure
+from dashboard.pages.run.class_panel import empty_panel
 from dashboard.pages.run.live import status_badge
 from dashboard.run_view.state import MAX_PICKS
 
@@ -208,4 +209,49 @@ def export_section() -> html.Section:
         dcc.Download(id=ids.RUN_DOWNLOAD),
         html.Div(id=ids.RUN_DOWNLOAD_MESSAGE),
         section_id="run-export-section",
+    )
+
+
+def difficulty_check_section() -> html.Section:
+    return section(
+        "Is the difficulty right?",
+        html.P(id=ids.RUN_DIFFICULTY_CHECK_NOTE, className="muted"),
+        graph(ids.RUN_DIFFICULTY_CHECK, "Is the difficulty right?", height=420),
+        section_id="run-difficulty-check-section",
+    )
+
+
+def class_section() -> html.Section:
+    return section(
+        "Class drill-down",
+        form_field(
+            "Find a class",
+            ids.RUN_CLASS_SEARCH,
+            dcc.Dropdown(
+                id=ids.RUN_CLASS_SEARCH,
+                options=[],
+                searchable=True,
+                clearable=True,
+                placeholder="Type a class name…",
+                optionHeight=32,
+                maxHeight=320,
+            ),
+            hint="or click a class on any chart",
+        ),
+        html.Div(id=ids.RUN_CLASS_PANEL, children=empty_panel(), **aria(live="polite")),
+        section_id="run-class-section",
+    )
+
+
+def confusions_section() -> html.Section:
+    return section(
+        "Confusions",
+        html.P(
+            "Which classes the evaluation images are predicted as, at the slider's epoch (each class's "
+            "top 5). Click a class name or a cell to open that class.",
+            className="muted",
+        ),
+        graph(ids.RUN_CONFUSIONS, "Confusions", height=560),
+        html.Div(id=ids.RUN_CONFUSION_PAIRS),
+        section_id="run-confusions-section",
     )
