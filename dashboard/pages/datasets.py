@@ -11,13 +11,14 @@ from typing import Any
 from dash import Dash, Input, Output, State, dcc, html, no_update
 from dash.development.base_component import Component
 
-from dashboard import figures, ids
+from dashboard import ids
 from dashboard.api_client import ApiClient, ApiError, ApiValidationError
 from dashboard.components.a11y import aria
 from dashboard.components.alerts import alert
 from dashboard.components.errors_table import row_errors_table
 from dashboard.components.layout import field as form_field
 from dashboard.components.layout import section
+from dashboard.figures.datasets import class_frequency_figure
 from dashboard.formatting import short_id
 from dashboard.models import Dataset, Run
 
@@ -122,7 +123,7 @@ def dataset_summary(dataset: Dataset) -> html.Div:
             ),
             html.Ul([html.Li(note) for note in dataset.notes], className="notes") if dataset.notes else None,
             dcc.Graph(
-                figure=figures.class_frequency_figure(dataset),
+                figure=class_frequency_figure(dataset),
                 config={"displaylogo": False},
                 className="graph",
                 id=ids.DATASETS_CLASS_FREQUENCY,
