@@ -17,6 +17,14 @@ DATASETS_REFRESH = "datasets-refresh"
 DATASETS_LIST_ALERT = "datasets-list-alert"
 DATASETS_VERSION = "datasets-version"
 DATASETS_CLASS_FREQUENCY = "datasets-class-frequency"
+DATASETS_VAL_PER_CLASS = "datasets-val-per-class"
+DATASETS_TEST_FRACTION = "datasets-test-fraction"
+DATASETS_SPLIT_SEED = "datasets-split-seed"
+DATASETS_FOLDER = "datasets-folder"
+DATASETS_REGISTER_FOLDER = "datasets-register-folder"
+DATASETS_DOWNLOAD = "datasets-download"
+DATASETS_DOWNLOAD_MESSAGE = "datasets-download-message"
+DATASETS_MANIFEST_BUTTON = "datasets-manifest-button"  # pattern-matching type: {type, dataset, where}
 
 # new run page ("/runs/new")
 NEW_RUN_QUERY = "new-run-query"
