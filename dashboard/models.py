@@ -63,6 +63,16 @@ class DatasetList(_Read):
     total: int = 0
 
 
+class Preparing(_Read):
+    """Data preparation of a run (``RunRead.preparing``): images decoded, rate, ETA, cache hit or miss."""
+
+    done: int
+    total: int
+    rate: float | None = None
+    eta_s: float | None = None
+    cache: str = "none"
+
+
 class Run(_Read):
     id: str
     status: RunStatus
@@ -83,6 +93,8 @@ class Run(_Read):
     device: str | None = None
     crashes: int = Field(0, description="attempts whose worker process died")
     cancel_requested: bool = False
+    phase: str = Field("queued", description="queued, preparing, training or finished")
+    preparing: Preparing | None = None
 
     @property
     def terminal(self) -> bool:
@@ -132,3 +144,8 @@ class RunRequest(BaseModel):
     device: str | None = None
     baseline_run_id: str | None = None
     dnet_lr: float | None = None
+    image_size: int | None = None
+    pretrained: bool | None = None
+    backbone_lr_scale: float | None = None
+    lr_schedule: str | None = None
+    warmup_epochs: int | None = None

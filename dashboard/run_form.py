@@ -28,14 +28,16 @@ from typing import Any, Literal, get_args
 from pydantic import ValidationError
 
 from dashboard import ids
-from difficultynet.config import META_MODES, METHODS, MODELS, DNetConfig, DNetRecipe, TrainConfig
+from difficultynet.config import META_MODES, METHODS, MODELS, DNetConfig, DNetRecipe, LrSchedule, TrainConfig
 
-FieldKind = Literal["dropdown", "radio", "text", "integer", "number"]
-# where a field sits on the page: the main grid, the Difficulty-Net fieldset, or below both
-FormGroup = Literal["training", "dnet", "comparison"]
+FieldKind = Literal["dropdown", "radio", "text", "integer", "number", "yes_no"]
+# where a field sits on the page: the main grid, the images-and-backbone and Difficulty-Net fieldsets,
+# or below them all
+FormGroup = Literal["training", "backbone", "dnet", "comparison"]
 FORM_GROUPS: tuple[FormGroup, ...] = get_args(FormGroup)
 NUMBER_KINDS: frozenset[FieldKind] = frozenset({"integer", "number"})
-Value = str | int | float
+Value = str | int | float  # (bool is an int: yes/no fields send True / False)
+YES_NO: tuple[tuple[str, str], ...] = (("no", "no"), ("yes", "yes"))
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,12 @@ class FormField:
             ) else "required: enter a value"
         if self.kind in NUMBER_KINDS:
             return _parse_number(text, whole=self.kind == "integer")
+        if self.kind == "yes_no":
+            if text.lower() in ("yes", "true"):
+                return True, None
+            if text.lower() in ("no", "false"):
+                return False, None
+            return None, f"“{text}” is not yes or no"
         if self.choices and text not in {value for value, _ in self.choices}:
             return None, f"“{text}” is not one of the choices"
         return text, None
@@ -117,6 +125,11 @@ RECIPE_LABELS: dict[str, str] = {
     "paper": "paper — as published (its weights fade when the LR drops)",
 }
 
+SCHEDULE_LABELS: dict[str, str] = {
+    "step": "step — ×0.01 at 80 %, ×1e-4 at 90 %",
+    "cosine": "cosine — smooth decay (fine-tuning)",
+}
+
 _TRAIN = TrainConfig()
 _DNET = DNetConfig()
 
@@ -130,7 +143,7 @@ FORM_FIELDS: tuple[FormField, ...] = (
     ),
     FormField(
         "model", "Model", "dropdown", default=_TRAIN.model, choices=_labelled(MODELS, {}), config="model",
-        hint="resnet8/20/32 for 32×32 images; resnet18/50 for larger ones",
+        hint="resnet8/20/32 for 32×32 images; resnet18/50 or efficientnet_b0 for larger ones (pretrained)",
     ),
     FormField("epochs", "Epochs", "integer", default=_TRAIN.epochs, config="epochs"),
     FormField("batch_size", "Batch size", "integer", default=_TRAIN.batch_size, config="batch_size"),
@@ -139,6 +152,29 @@ FORM_FIELDS: tuple[FormField, ...] = (
     FormField(
         "device", "Device", "text", default=_TRAIN.device, config="device",
         hint="auto, cpu, cuda or cuda:<index>",
+    ),
+    FormField(
+        "image_size", "Image size", "integer", group="backbone", default=_TRAIN.image_size,
+        config="image_size",
+        hint="pixels: shorter side resized, centre-cropped; ≤ 32 pad-crop, larger random-resized-crop",
+    ),
+    FormField(
+        "pretrained", "Pretrained backbone", "yes_no", group="backbone", default="no", choices=YES_NO,
+        config="pretrained",
+        hint="ImageNet weights of resnet18/50 or efficientnet_b0, from the workers' TORCH_HOME cache",
+    ),
+    FormField(
+        "backbone_lr_scale", "Backbone lr × (fine-tuning)", "number", group="backbone",
+        default=_TRAIN.backbone_lr_scale, config="backbone_lr_scale",
+        hint="backbone learning rate = learning rate × this; the head keeps the learning rate",
+    ),
+    FormField(
+        "lr_schedule", "LR schedule", "radio", group="backbone", default=_TRAIN.lr_schedule,
+        choices=_labelled(get_args(LrSchedule), SCHEDULE_LABELS), config="lr_schedule",
+    ),
+    FormField(
+        "warmup_epochs", "Warm-up epochs", "integer", group="backbone", default=_TRAIN.warmup_epochs,
+        config="warmup_epochs", hint="linear warm-up, at most a quarter of the epochs",
     ),
     FormField(
         "dnet_recipe", "Recipe", "radio", group="dnet", default="default",

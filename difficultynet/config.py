@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 Method = Literal["ce", "focal", "cb", "cdb", "bsce", "ldam-drw", "dnet", "dnet-bsce"]
 METHODS: tuple[str, ...] = get_args(Method)
@@ -137,16 +137,16 @@ class TrainConfig(_Strict):
     )
     channels: Literal[1, 3] = 3
     augment: Augment = Field("auto", description="auto: pad-crop at <= 32 px, random-resized-crop above")
-    normalization: Normalization = Field(
-        "auto", description="auto: the backbone's ImageNet mean/std when pretrained, else the train split's"
-    )
-    # backbone
+    # backbone (the field order matters: each validator below sees the fields declared before its own)
     pretrained: bool = Field(False, description="start from torchvision's ImageNet weights")
     weights_file: str | None = Field(
         None, max_length=4096, description="local state dict of the torchvision model (implies pretrained)"
     )
     backbone_lr_scale: float = Field(
         1.0, gt=0, le=1.0, description="backbone learning rate = lr × this (the head keeps lr)"
+    )
+    normalization: Normalization = Field(
+        "auto", description="auto: the backbone's ImageNet mean/std when pretrained, else the train split's"
     )
     # baselines (spec §3.9)
     focal_gamma: float = Field(1.0, ge=0, le=10.0)
@@ -178,16 +178,22 @@ class TrainConfig(_Strict):
             raise ValueError("cdb_tau must be 'dynamic', 'dynamic_code' or a number in (0, 10]")
         return value
 
-    @model_validator(mode="after")
-    def _check_pretrained(self) -> TrainConfig:
-        if self.uses_pretrained_weights and self.model not in PRETRAINED_MODELS:
+    @field_validator("pretrained", "weights_file")
+    @classmethod
+    def _check_pretrained(cls, value: bool | str | None, info: ValidationInfo) -> bool | str | None:
+        model = info.data.get("model")  # absent when the model itself was invalid
+        if value and model is not None and model not in PRETRAINED_MODELS:
             raise ValueError(
-                f"model {self.model} has no pretrained weights; "
-                f"pick one of {', '.join(sorted(PRETRAINED_MODELS))}"
+                f"model {model} has no pretrained weights; pick one of {', '.join(sorted(PRETRAINED_MODELS))}"
             )
-        if self.normalization == "backbone" and not self.uses_pretrained_weights:
+        return value
+
+    @field_validator("normalization")
+    @classmethod
+    def _check_normalization(cls, value: str, info: ValidationInfo) -> str:
+        if value == "backbone" and not (info.data.get("pretrained") or info.data.get("weights_file")):
             raise ValueError("normalization 'backbone' needs pretrained weights (pretrained or weights_file)")
-        return self
+        return value
 
     @property
     def is_dnet(self) -> bool:

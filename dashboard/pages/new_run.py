@@ -21,7 +21,7 @@ from dashboard.components.layout import field as form_field
 from dashboard.components.layout import section
 from dashboard.models import RunRequest
 from dashboard.run_form import FIELD_BY_NAME, FORM_FIELDS, FormField, FormGroup, check_form, field_for_column
-from difficultynet.config import RECOMMENDED_DNET_METHOD, DNetConfig
+from difficultynet.config import RECOMMENDED_DNET_METHOD, DNetConfig, finetune_preset
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +36,7 @@ class Preset:
 
 
 _DNET_DEFAULTS = DNetConfig()
+_FINETUNE = finetune_preset()
 PRESETS: dict[str, Preset] = {
     ids.NEW_RUN_PRESET_RECOMMENDED: Preset(
         "Recommended DNet",
@@ -59,8 +60,26 @@ PRESETS: dict[str, Preset] = {
         {"method": "ce", "dnet_recipe": "default", "meta_mode": _DNET_DEFAULTS.meta_mode, "meta_every": 1},
         "Plain cross-entropy: the baseline for the per-class gains chart.",
     ),
+    ids.NEW_RUN_PRESET_FINETUNE: Preset(
+        "Fine-tune pretrained",
+        {
+            "method": RECOMMENDED_DNET_METHOD,
+            "dnet_recipe": "default",
+            "meta_mode": "head",
+            "meta_every": 1,
+            "image_size": 112,
+            "pretrained": "yes",
+            **{
+                name: _FINETUNE[name]
+                for name in ("model", "epochs", "lr", "backbone_lr_scale", "lr_schedule", "warmup_epochs")
+            },
+        },
+        "Real photos on an ImageNet-pretrained resnet18 at 112 px: head at lr 0.01, backbone at a tenth "
+        "of it, 10 cosine epochs; DNet in head mode. The other presets keep these backbone fields.",
+    ),
 }
-PRESET_FIELDS: tuple[str, ...] = ("method", "dnet_recipe", "meta_mode", "meta_every")
+# Every field some preset sets; a preset leaves the fields it does not name as they are.
+PRESET_FIELDS: tuple[str, ...] = tuple(dict.fromkeys(name for p in PRESETS.values() for name in p.values))
 
 
 def control(spec: FormField) -> Component:
@@ -76,7 +95,7 @@ def control(spec: FormField) -> Component:
             placeholder=spec.placeholder,
             clearable=spec.optional,
         )
-    if spec.kind == "radio":
+    if spec.kind in ("radio", "yes_no"):
         return dcc.RadioItems(id=spec.control, value=spec.default, options=options, className="radio-list")
     shown = f"{spec.default:g}" if isinstance(spec.default, int | float) else spec.default
     return dcc.Input(
@@ -124,6 +143,13 @@ def layout(dataset: str | None = None, **_query: str) -> html.Div:
             section(
                 "Training options",
                 html.Div(fields_of("training"), className="form-grid"),
+                html.Fieldset(
+                    [
+                        html.Legend("Images and backbone"),
+                        html.Div(fields_of("backbone"), className="form-grid"),
+                    ],
+                    className="fieldset",
+                ),
                 html.Fieldset(
                     [
                         html.Legend("Difficulty-Net (dnet methods only)"),
@@ -236,7 +262,7 @@ def register_callbacks(app: Dash, api: ApiClient) -> None:
         preset = PRESETS.get(str(ctx.triggered_id))
         if preset is None:
             return [no_update] * len(PRESET_FIELDS)
-        return [preset.values[name] for name in PRESET_FIELDS]
+        return [preset.values.get(name, no_update) for name in PRESET_FIELDS]
 
     @app.callback(
         output={

@@ -10,7 +10,33 @@ from dashboard.models import Run
 NoticeKind = Literal["error", "warning", "info"]
 
 
+def preparing_text(run: Run) -> str | None:
+    """ "Preparing data: 1200 / 5000 images (24 %) · 410 images/s · ETA 9 s · cache miss" while the images
+    are decoded; None otherwise."""
+    prep = run.preparing
+    if run.phase != "preparing" or prep is None:
+        return None
+    share = f" ({prep.done / prep.total:.0%})" if prep.total else ""
+    parts = [f"Preparing data: {prep.done} / {prep.total} images{share}"]
+    if prep.rate is not None:
+        parts.append(f"{prep.rate:.0f} images/s")
+    if prep.eta_s is not None:
+        parts.append(f"ETA {duration(prep.eta_s)}")
+    parts.append(f"cache {prep.cache}")
+    return " · ".join(parts)
+
+
+def progress_bar(run: Run) -> tuple[int, int]:
+    """(value, max) of the progress bar: images decoded while preparing, then epochs finished."""
+    if run.phase == "preparing" and run.preparing is not None:
+        return run.preparing.done, max(run.preparing.total, 1)
+    return run.epoch, max(run.epochs_total, 1)
+
+
 def progress_text(run: Run) -> str:
+    preparing = preparing_text(run)
+    if preparing is not None:
+        return preparing
     parts = [f"Epoch {run.epoch} / {run.epochs_total}", f"elapsed {duration(run.elapsed_s)}"]
     if not run.terminal:
         parts.append(f"ETA {duration(run.eta_s)}")
@@ -21,6 +47,8 @@ def progress_text(run: Run) -> str:
     if run.crashes:
         resumed = "" if run.terminal else ", resumed from the last checkpoint"
         parts.append(f"worker process died {run.crashes}×{resumed}")
+    if run.preparing is not None and run.preparing.cache == "hit":
+        parts.append("images from the cache (cache hit)")
     return " · ".join(parts)
 
 

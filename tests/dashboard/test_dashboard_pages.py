@@ -94,7 +94,8 @@ def form(dataset_id: str, **changes: object) -> dict[str, object]:
     values: dict[str, object] = {
         "dataset_id": dataset_id, "method": "dnet", "model": "resnet8", "epochs": 2, "batch_size": 32,
         "lr": 0.05, "seed": 0, "dnet_recipe": "default", "meta_mode": "head", "meta_every": 1,
-        "device": "cpu", "baseline_run_id": None, "dnet_lr": None,
+        "device": "cpu", "baseline_run_id": None, "dnet_lr": None, "image_size": 32, "pretrained": "no",
+        "backbone_lr_scale": 1, "lr_schedule": "step", "warmup_epochs": 5,
     }  # fmt: skip
     values.update(changes)
     return values
@@ -166,8 +167,32 @@ def test_form_load_preselects_the_requested_dataset(backend: FakeBackend, api: A
 @pytest.mark.parametrize("preset_id", list(new_run.PRESETS))
 def test_presets_set_valid_method_and_meta_mode(preset_id: str) -> None:
     preset = new_run.PRESETS[preset_id]
-    assert set(preset.values) == set(new_run.PRESET_FIELDS)
+    assert {"method", "dnet_recipe", "meta_mode", "meta_every"} <= set(preset.values)
+    assert set(preset.values) <= set(new_run.PRESET_FIELDS)
     assert preset.values["meta_mode"] in ("full", "head", "driver_only")
+    _, problems = run_form.check_form(form("0" * 16, **preset.values))
+    assert problems == {}
+
+
+def test_the_fine_tuning_preset_sends_a_pretrained_run(backend: FakeBackend, api: ApiClient) -> None:
+    dataset_id = backend.add_dataset(1, {"a": 200, "b": 10})
+    preset = new_run.PRESETS[ids.NEW_RUN_PRESET_FINETUNE]
+    assert new_run.submit_run(api, form(dataset_id, **preset.values)).redirect is not None
+    body = json.loads(backend.requests[-1].content)
+    assert body["pretrained"] is True and body["model"] == "resnet18" and body["image_size"] == 112
+    assert body["backbone_lr_scale"] == 0.1 and body["lr"] == 0.01 and body["lr_schedule"] == "cosine"
+    assert body["meta_mode"] == "head"
+
+
+def test_a_pretrained_model_without_weights_is_refused_next_to_its_field(api: ApiClient) -> None:
+    result = new_run.submit_run(api, form("0" * 16, pretrained="yes", model="resnet8"))
+    assert result.field_errors == {
+        "pretrained": "model resnet8 has no pretrained weights; "
+        "pick one of efficientnet_b0, resnet18, resnet50"
+    }
+    assert new_run.submit_run(api, form("0" * 16, pretrained="maybe")).field_errors == {
+        "pretrained": "“maybe” is not yes or no"
+    }
 
 
 def test_every_form_control_has_a_real_label_and_an_error_slot() -> None:
@@ -204,7 +229,8 @@ def test_the_request_body_has_one_key_per_filled_field(backend: FakeBackend, api
     assert json.loads(backend.requests[-1].content) == {
         "dataset_id": dataset_id, "method": "dnet", "model": "resnet8", "epochs": 2, "batch_size": 32,
         "lr": 0.05, "seed": 0, "device": "cuda:1", "dnet_recipe": "paper", "meta_mode": "head",
-        "meta_every": 1, "dnet_lr": 0.01,
+        "meta_every": 1, "dnet_lr": 0.01, "image_size": 32, "pretrained": False, "backbone_lr_scale": 1,
+        "lr_schedule": "step", "warmup_epochs": 5,
     }  # fmt: skip
 
 

@@ -121,6 +121,20 @@ def test_status_lines_in_plain_words() -> None:
     assert "“" + "x" * 40 + "…”" in text.not_a_run_id("x" * 50)
 
 
+def test_preparation_shows_on_the_progress_bar_and_line() -> None:
+    decoding = {"done": 1200, "total": 5000, "rate": 410.0, "eta_s": 9.3, "cache": "miss"}
+    preparing = run(epoch=0, phase="preparing", preparing=decoding)
+    assert text.progress_text(preparing) == (
+        "Preparing data: 1200 / 5000 images (24%) · 410 images/s · ETA 9 s · cache miss"
+    )
+    assert text.progress_bar(preparing) == (1200, 5000)
+    hit = {"done": 5000, "total": 5000, "rate": None, "eta_s": None, "cache": "hit"}
+    training = run(phase="training", preparing=hit)
+    assert text.progress_bar(training) == (2, 6)
+    assert text.progress_text(training).endswith("images from the cache (cache hit)")
+    assert text.progress_bar(run()) == (2, 6)  # an API without the phase fields
+
+
 def test_a_typed_epoch_is_rounded_and_clamped_to_the_epochs_there_are() -> None:
     assert clamp_epoch(99, 5) == 5
     assert clamp_epoch(0, 5) == 1 and clamp_epoch(-3, 5) == 1

@@ -126,8 +126,7 @@ def poll(
 
     update.title = run_title(run)
     update.status = status_badge(run.status)
-    update.progress_value = run.epoch
-    update.progress_max = max(run.epochs_total, 1)
+    update.progress_value, update.progress_max = text.progress_bar(run)
     update.progress_text = text.progress_text(run)
     update.cancel_disabled = run.terminal
     update.interval_disabled = run.terminal
