@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Path, Response, UploadFile, status
 
 from backend.api.deps import ServicesDep, error_responses
-from backend.schemas import DATASET_ID_PATTERN, DatasetList, DatasetRead
 from backend.store import StoredDataset
+from difficultynet.contracts.api import DATASET_ID_PATTERN, DatasetList, DatasetRead
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
 

@@ -18,7 +18,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO
 
 from backend.errors import ApiError, PayloadTooLarge, Unprocessable
-from difficultynet.manifest import RowError
+from difficultynet.contracts.api import RowError
 
 MANIFEST_NAME = "manifest.csv"
 _CHUNK = 1024 * 1024

@@ -15,7 +15,7 @@ from dashboard.components.layout import field as form_field
 from dashboard.components.layout import section
 from dashboard.formatting import percent, short_id
 from dashboard.models import Run
-from difficultynet.records import EpochRecord
+from difficultynet.contracts.records import EpochRecord
 
 logger = logging.getLogger(__name__)
 

@@ -1,22 +1,29 @@
-"""Request and response models of the HTTP API (the OpenAPI schema is generated from these)."""
+"""Request and response models of the HTTP API: the one copy of its JSON shapes.
+
+The backend declares its routes with these (its OpenAPI schema is generated from them), the dashboard
+parses the answers with them and sends :class:`RunCreate`, and the tests' fake backend builds its answers
+from them. Unknown fields in a response are ignored, so the API can grow without breaking older readers.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic.fields import FieldInfo
 
-from difficultynet.config import DNetConfig, DNetRecipe, MetaMode, Method, ModelName, TrainConfig
-from difficultynet.manifest import ClassSummary, RowError
-from difficultynet.protocol import RunStatus
-from difficultynet.records import EpochRecord
+from difficultynet.contracts.config import DNetConfig, DNetRecipe, MetaMode, Method, ModelName, TrainConfig
+from difficultynet.contracts.records import EpochRecord, Group
 
 DATASET_ID_PATTERN = r"^[0-9a-f]{16}$"
 RUN_ID_PATTERN = r"^[0-9a-f]{32}$"
 DatasetId = Annotated[str, Field(pattern=DATASET_ID_PATTERN, description="16 hex digits")]
 RunId = Annotated[str, Field(pattern=RUN_ID_PATTERN, description="32 hex digits")]
+
+RunStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
+TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
 
 _TRAIN = TrainConfig.model_fields
 _DNET = DNetConfig.model_fields
@@ -27,11 +34,36 @@ def _same_as(field: FieldInfo) -> Any:
     return field
 
 
+class RowError(BaseModel):
+    """One problem, located by 1-based file line (header = line 1) and column name, or by request field
+    (``column``, with ``row`` None)."""
+
+    row: int | None = Field(None, description="1-based line number in the file; None for file-level errors")
+    column: str | None = None
+    reason: str
+
+    def located(self) -> str:
+        """'line 3, column label: reason', 'line 3: reason' or just the reason for file-level problems."""
+        where = [f"line {self.row}"] if self.row is not None else []
+        if self.column:
+            where.append(f"column {self.column}")
+        return f"{', '.join(where)}: {self.reason}" if where else self.reason
+
+
 class ErrorBody(BaseModel):
     """Every 4xx/5xx response: a readable summary plus located problems (manifest line, field)."""
 
     detail: str
     errors: list[RowError] = Field(default_factory=list)
+
+
+class ClassSummary(BaseModel):
+    index: int
+    name: str
+    train: int
+    val: int
+    test: int
+    group: Group
 
 
 class DatasetRead(BaseModel):
@@ -49,6 +81,11 @@ class DatasetRead(BaseModel):
     meta_source: Literal["val", "carved"]
     eval_split: Literal["test", "val"]
     notes: list[str]
+
+    @property
+    def label(self) -> str:
+        """Name and short id, for lists and titles."""
+        return f"{self.name} ({self.id[:8]})" if self.name else self.id
 
 
 class DatasetList(BaseModel):
@@ -109,6 +146,17 @@ class RunRead(BaseModel):
     )
     cancel_requested: bool = False
 
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+    @property
+    def label(self) -> str:
+        """Method (meta mode), model, short id and status, for lists and titles."""
+        config = self.config
+        mode = f" ({config.dnet.meta_mode})" if config.is_dnet else ""
+        return f"{config.method}{mode} · {config.model} · {self.id[:8]} · {self.status}"
+
 
 class RunList(BaseModel):
     runs: list[RunRead]
@@ -133,3 +181,9 @@ class HealthRead(BaseModel):
     redis_error: str | None = None
     workers: list[str] = Field(description="Celery workers that answered a ping")
     versions: dict[str, str]
+
+
+class SessionCreate(BaseModel):
+    """``POST /api/session``: the API token, traded for a signed session cookie."""
+
+    token: SecretStr = Field(max_length=4096)
