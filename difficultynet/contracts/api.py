@@ -14,7 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic.fields import FieldInfo
 
 from difficultynet.contracts.config import DNetConfig, DNetRecipe, MetaMode, Method, ModelName, TrainConfig
-from difficultynet.contracts.records import EpochRecord, Group
+from difficultynet.contracts.datasets import ClassSummary, FolderReport, FolderSplitOptions, RowError
+from difficultynet.contracts.records import EpochRecord
 
 DATASET_ID_PATTERN = r"^[0-9a-f]{16}$"
 RUN_ID_PATTERN = r"^[0-9a-f]{32}$"
@@ -34,22 +35,6 @@ def _same_as(field: FieldInfo) -> Any:
     return field
 
 
-class RowError(BaseModel):
-    """One problem, located by 1-based file line (header = line 1) and column name, or by request field
-    (``column``, with ``row`` None)."""
-
-    row: int | None = Field(None, description="1-based line number in the file; None for file-level errors")
-    column: str | None = None
-    reason: str
-
-    def located(self) -> str:
-        """'line 3, column label: reason', 'line 3: reason' or just the reason for file-level problems."""
-        where = [f"line {self.row}"] if self.row is not None else []
-        if self.column:
-            where.append(f"column {self.column}")
-        return f"{', '.join(where)}: {self.reason}" if where else self.reason
-
-
 class ErrorBody(BaseModel):
     """Every 4xx/5xx response: a readable summary plus located problems (manifest line, field)."""
 
@@ -57,19 +42,10 @@ class ErrorBody(BaseModel):
     errors: list[RowError] = Field(default_factory=list)
 
 
-class ClassSummary(BaseModel):
-    index: int
-    name: str
-    train: int
-    val: int
-    test: int
-    group: Group
-
-
 class DatasetRead(BaseModel):
     id: DatasetId
-    name: str = Field(description="uploaded file name")
-    kind: Literal["csv", "zip"]
+    name: str = Field(description="uploaded file name, or the folder under the data root")
+    kind: Literal["csv", "zip", "folder"]
     created_at: datetime
     manifest_sha256: str
     num_rows: int
@@ -81,11 +57,26 @@ class DatasetRead(BaseModel):
     meta_source: Literal["val", "carved"]
     eval_split: Literal["test", "val"]
     notes: list[str]
+    folder: FolderReport | None = Field(
+        None,
+        description="image folders only: layout, split settings, skipped files and classes too small for "
+        "the requested splits; the generated manifest is at GET /api/datasets/{id}/manifest.csv",
+    )
 
     @property
     def label(self) -> str:
         """Name and short id, for lists and titles."""
         return f"{self.name} ({self.id[:8]})" if self.name else self.id
+
+
+class FolderCreate(FolderSplitOptions):
+    """``POST /api/datasets/folders``: image folders already under the data root, no manifest needed."""
+
+    folder: str = Field(
+        min_length=1,
+        max_length=1024,
+        description="folder under the data root holding train/<class>/* [val/ test/] or <class>/*",
+    )
 
 
 class DatasetList(BaseModel):

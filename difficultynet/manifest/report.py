@@ -6,15 +6,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from difficultynet.contracts.api import ClassSummary, RowError
+from difficultynet.contracts.datasets import ClassSummary, RowError, Split
 from difficultynet.errors import DnetError
-
-Split = Literal["train", "val", "test"]
-SPLITS: tuple[Split, ...] = get_args(Split)
 
 
 def invalid_summary(report: ManifestReport) -> str:

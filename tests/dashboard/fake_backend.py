@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import re
+import struct
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -204,6 +206,20 @@ class FakeBackend:
         self.runs[run_id]["cancel_requested"] = True
         return _answer(202, RunRead, self.runs[run_id])
 
+    def _delete_run(self, _request: httpx.Request, run_id: str) -> httpx.Response:
+        if run_id not in self.runs:
+            return _error(404, f"run {run_id!r} not found")
+        if self.runs[run_id]["status"] in ("queued", "running"):
+            return _error(409, "the run is still going: cancel it first")
+        del self.runs[run_id], self.records[run_id]
+        return httpx.Response(204)
+
+    def _example(self, _request: httpx.Request, run_id: str, row: str) -> httpx.Response:
+        if run_id not in self.runs:
+            return _error(404, f"run {run_id!r} not found")
+        headers = {"content-type": "image/png", "cache-control": "private, max-age=86400"}
+        return httpx.Response(200, content=thumbnail_png(int(row)), headers=headers)
+
     def _weights(self, _request: httpx.Request, run_id: str) -> httpx.Response:
         if not self.records.get(run_id):
             return _error(404, "no weights yet")
@@ -216,6 +232,23 @@ class FakeBackend:
             partial=run["status"] != "succeeded",
         )
         return httpx.Response(200, json=doc)
+
+
+def thumbnail_png(row: int) -> bytes:
+    """A tiny valid PNG whose grey level follows the row, so two rows give two different images."""
+    level = bytes([40 + (row * 37) % 200])
+    raw = b"".join(b"\x00" + level * 8 for _ in range(8))  # 8×8 greyscale, filter byte per line
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 8, 8, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _answer(status: int, model: type[BaseModel], data: dict[str, Any]) -> httpx.Response:
@@ -243,4 +276,6 @@ ROUTES: tuple[tuple[str, str, str, type[BaseModel] | None], ...] = (
     ("GET", r"/api/runs/([0-9a-f]+)/epochs", "_epochs", EpochPage),
     ("POST", r"/api/runs/([0-9a-f]+)/cancel", "_cancel", RunRead),
     ("GET", r"/api/runs/([0-9a-f]+)/weights\.json", "_weights", None),  # a difficulty-weights/v1 document
+    ("DELETE", r"/api/runs/([0-9a-f]+)", "_delete_run", None),  # 204, no body
+    ("GET", r"/api/runs/([0-9a-f]+)/examples/(\d+)", "_example", None),  # a PNG thumbnail
 )
