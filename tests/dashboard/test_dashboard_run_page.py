@@ -12,6 +12,7 @@ from dashboard import ids
 from dashboard.analysis.columns import Metric
 from dashboard.api_client import ApiClient
 from dashboard.pages.run import baseline, downloads, epoch_views
+from dashboard.pages.run import layout as run_page_layout
 from dashboard.pages.run.live import RunPollUpdate, poll
 from dashboard.run_view.state import RunViewState
 from difficultynet.synthetic import synthetic_records
@@ -268,3 +269,10 @@ def test_the_epoch_box_moves_the_slider_clamped_and_follows_it() -> None:
     assert epoch_views.epoch_box_sync(True, 5, 5, 5) == (no_update, 5)  # already there: no new request
     assert epoch_views.epoch_box_sync(True, None, 4, 5) == (no_update, 4)  # unreadable: the box shows 4 again
     assert epoch_views.epoch_box_sync(False, 1, 4, 5) == (no_update, 4)  # the slider moved: the box follows
+
+
+def test_the_layout_builds_with_every_section() -> None:
+    text = text_of(run_page_layout("a" * 32))
+    for section_id in ("run-scatter-section", "run-class-section", "run-confusions-section",
+                       "run-difficulty-check-section", ids.RUN_EPOCH_INPUT):  # fmt: skip
+        assert section_id in text

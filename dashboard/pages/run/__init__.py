@@ -135,7 +135,7 @@ def register_callbacks(app: Dash, api: ApiClient) -> None:
         Output(ids.RUN_CLASS_SELECTED, "data"),
         Output(ids.RUN_CLASS_SEARCH, "value"),
         Input(ids.RUN_CLASS_SEARCH, "value"),
-        Input({"type": ids.RUN_CLASS_LINK, "index": ALL}, "n_clicks"),
+        Input({"type": ids.RUN_CLASS_LINK, "index": ALL, "slot": ALL}, "n_clicks"),
         *(Input(graph_id, "clickData") for graph_id in clickable),
         State(ids.RUN_CLASS_NAMES, "data"),
         prevent_initial_call=True,

@@ -29,11 +29,13 @@ def thumbnail_url(run_id: str, row: int) -> str:
     return f"{THUMBNAIL_PREFIX}/{run_id}/{row}"
 
 
-def class_link(index: int, name: str) -> html.Button:
-    """A class name that opens its panel (one pattern-matching callback serves every such link)."""
-    return html.Button(
-        name, id={"type": ids.RUN_CLASS_LINK, "index": index}, className="class-link", n_clicks=0
-    )
+def class_link(index: int, name: str, slot: str) -> html.Button:
+    """A class name that opens its panel (one pattern-matching callback serves every such link).
+
+    ``slot`` tells apart links to the same class on one page (Dash needs every id to be unique).
+    """
+    link_id = {"type": ids.RUN_CLASS_LINK, "index": index, "slot": slot}
+    return html.Button(name, id=link_id, className="class-link", n_clicks=0)
 
 
 def empty_panel() -> html.P:
@@ -73,8 +75,10 @@ def _confusions_at(record: EpochRecord, pos: int, names: Sequence[str]) -> Compo
             f"At epoch {record.epoch}, none of its images was predicted as another class.", className="muted"
         )
     rows = [
-        html.Tr([html.Td(class_link(e.predicted, names[e.predicted])), html.Td(percent(e.rate))])
-        for e in entries
+        html.Tr(
+            [html.Td(class_link(e.predicted, names[e.predicted], f"panel-{i}")), html.Td(percent(e.rate))]
+        )
+        for i, e in enumerate(entries)
     ]
     header = html.Thead(
         html.Tr([html.Th("Predicted as", scope="col"), html.Th("Share of its images", scope="col")])
@@ -99,7 +103,6 @@ def _hardest_at(run_id: str, record: EpochRecord, pos: int, names: Sequence[str]
                     html.Img(
                         src=thumbnail_url(run_id, e.row),
                         alt=f"{true_name} image (row {e.row}), predicted {names[e.predicted]}",
-                        loading="lazy",
                         className="thumb",
                     ),
                     html.Figcaption(

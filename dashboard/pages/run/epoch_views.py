@@ -106,13 +106,13 @@ def pairs_table(record: EpochRecord) -> Component:
     rows = [
         html.Tr(
             [
-                html.Td(class_link(p.true_index, p.true_name)),
-                html.Td(class_link(p.predicted_index, p.predicted_name)),
+                html.Td(class_link(p.true_index, p.true_name, f"pairs-{i}-true")),
+                html.Td(class_link(p.predicted_index, p.predicted_name, f"pairs-{i}-predicted")),
                 html.Td(percent(p.rate)),
                 html.Td(f"{p.true_train} → {p.predicted_train}"),
             ]
         )
-        for p in pairs
+        for i, p in enumerate(pairs)
     ]
     return html.Div(
         [

@@ -118,7 +118,6 @@ def scatter_section() -> html.Section:
                     step=1,
                     debounce=True,
                     className="input epoch-input",
-                    **aria(label="Epoch to show (Enter applies)"),
                 ),
                 html.Div(
                     dcc.Slider(
