@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.fields import FieldInfo
 
 from difficultynet.config import DNetConfig, DNetRecipe, MetaMode, Method, ModelName, TrainConfig
-from difficultynet.manifest import ClassSummary, RowError
+from difficultynet.manifest import ClassSummary, FolderReport, FolderSplitOptions, RowError
 from difficultynet.protocol import RunStatus
 from difficultynet.records import EpochRecord
 
@@ -36,8 +36,8 @@ class ErrorBody(BaseModel):
 
 class DatasetRead(BaseModel):
     id: DatasetId
-    name: str = Field(description="uploaded file name")
-    kind: Literal["csv", "zip"]
+    name: str = Field(description="uploaded file name, or the folder under the data root")
+    kind: Literal["csv", "zip", "folder"]
     created_at: datetime
     manifest_sha256: str
     num_rows: int
@@ -49,6 +49,21 @@ class DatasetRead(BaseModel):
     meta_source: Literal["val", "carved"]
     eval_split: Literal["test", "val"]
     notes: list[str]
+    folder: FolderReport | None = Field(
+        None,
+        description="image folders only: layout, split settings, skipped files and classes too small for "
+        "the requested splits; the generated manifest is at GET /api/datasets/{id}/manifest.csv",
+    )
+
+
+class FolderCreate(FolderSplitOptions):
+    """``POST /api/datasets/folders``: image folders already under the data root, no manifest needed."""
+
+    folder: str = Field(
+        min_length=1,
+        max_length=1024,
+        description="folder under the data root holding train/<class>/* [val/ test/] or <class>/*",
+    )
 
 
 class DatasetList(BaseModel):

@@ -19,6 +19,7 @@ from difficultynet.records import EpochRecord
 logger = logging.getLogger(__name__)
 
 _ModelT = TypeVar("_ModelT", bound=BaseModel)
+SplitSettings = Mapping[str, int | float | None]  # val_per_class, test_fraction, seed of image folders
 
 UPLOAD_TIMEOUT_S = 300.0  # zip bundles are unpacked and every image is checked before the API answers
 
@@ -191,22 +192,39 @@ class ApiClient:
         what = f"Dataset {dataset_id[:8]}"
         return self._parse(Dataset, self._request("GET", f"/datasets/{dataset_id}", what), what)
 
-    def upload_dataset(self, filename: str, content: bytes, *, base: str = "") -> tuple[Dataset, bool]:
-        """Upload a manifest CSV (paths relative to ``base`` under the data root) or a zip bundle.
+    def upload_dataset(
+        self, filename: str, content: bytes, *, base: str = "", split: SplitSettings | None = None
+    ) -> tuple[Dataset, bool]:
+        """Upload a manifest CSV (paths relative to ``base`` under the data root), a zip bundle, or a zip
+        of image folders (``split``: val_per_class / test_fraction / seed; omitted ones keep the defaults).
 
         Returns the dataset and whether it is new (201) rather than an identical earlier upload (200).
         """
         what = f"Upload of {filename}"
         mime = "application/zip" if filename.lower().endswith(".zip") else "text/csv"
+        fields = {"base": base} if base else {}
+        fields |= {key: str(value) for key, value in (split or {}).items() if value is not None}
         response = self._request(
             "POST",
             "/datasets",
             what,
             files={"file": (filename, content, mime)},
-            data={"base": base} if base else None,
+            data=fields or None,
             timeout=UPLOAD_TIMEOUT_S,
         )
         return self._parse(Dataset, response, what), response.status_code == 201
+
+    def register_folder(self, folder: str, *, split: SplitSettings | None = None) -> tuple[Dataset, bool]:
+        """Image folders under the server's data root as a dataset (the API generates the manifest)."""
+        what = f"Registering folder {folder}"
+        body = {"folder": folder} | {key: value for key, value in (split or {}).items() if value is not None}
+        response = self._request("POST", "/datasets/folders", what, json=body, timeout=UPLOAD_TIMEOUT_S)
+        return self._parse(Dataset, response, what), response.status_code == 201
+
+    def manifest_csv(self, dataset_id: str) -> bytes:
+        """The dataset's manifest CSV (uploaded, or generated for image folders), byte for byte."""
+        what = f"Manifest of dataset {dataset_id[:8]}"
+        return self._request("GET", f"/datasets/{dataset_id}/manifest.csv", what).content
 
     def delete_dataset(self, dataset_id: str) -> None:
         self._request("DELETE", f"/datasets/{dataset_id}", f"Deleting dataset {dataset_id[:8]}")

@@ -17,6 +17,14 @@ DATASETS_REFRESH = "datasets-refresh"
 DATASETS_LIST_ALERT = "datasets-list-alert"
 DATASETS_VERSION = "datasets-version"
 DATASETS_CLASS_FREQUENCY = "datasets-class-frequency"
+DATASETS_VAL_PER_CLASS = "datasets-val-per-class"
+DATASETS_TEST_FRACTION = "datasets-test-fraction"
+DATASETS_SPLIT_SEED = "datasets-split-seed"
+DATASETS_FOLDER = "datasets-folder"
+DATASETS_REGISTER_FOLDER = "datasets-register-folder"
+DATASETS_DOWNLOAD = "datasets-download"
+DATASETS_DOWNLOAD_MESSAGE = "datasets-download-message"
+DATASETS_MANIFEST_BUTTON = "datasets-manifest-button"  # pattern-matching type: {type, dataset, where}
 
 # new run page ("/runs/new")
 NEW_RUN_QUERY = "new-run-query"
@@ -39,6 +47,11 @@ NEW_RUN_PRESET_CE = "new-run-preset-ce"
 NEW_RUN_SUBMIT = "new-run-submit"
 NEW_RUN_ALERT = "new-run-alert"
 NEW_RUN_REDIRECT = "new-run-redirect"
+
+
+def new_run_control(field: str) -> str:
+    """The control of a new-run form field (``dashboard.run_form.FormField.control``)."""
+    return f"new-run-{field.replace('_', '-')}"
 
 
 def new_run_field_error(field: str) -> str:

@@ -11,6 +11,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from difficultynet.config import TrainConfig
+from difficultynet.manifest import FolderReport
 from difficultynet.protocol import TERMINAL_STATUSES, RunStatus
 from difficultynet.records import EpochRecord, Group
 
@@ -50,6 +51,7 @@ class Dataset(_Read):
     eval_split: str | None = None
     meta_source: str | None = None
     notes: list[str] = Field(default_factory=list)
+    folder: FolderReport | None = Field(None, description="set when the manifest was generated from folders")
 
     @property
     def label(self) -> str:
