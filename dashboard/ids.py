@@ -102,6 +102,7 @@ RUN_CLASS_LINK = "run-class-link"  # pattern-matching: {"type": …, "index": cl
 RUN_CONFUSIONS = "run-confusions"
 RUN_CONFUSION_PAIRS = "run-confusion-pairs"
 RUN_DIFFICULTY_CHECK = "run-difficulty-check"
+RUN_DIFFICULTY_COUNT = "run-difficulty-count"
 RUN_DIFFICULTY_CHECK_NOTE = "run-difficulty-check-note"
 
 # compare page ("/compare")

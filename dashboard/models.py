@@ -7,8 +7,9 @@ Epoch records reuse the torch-free engine contract :class:`difficultynet.records
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from difficultynet.config import TrainConfig
 from difficultynet.manifest import FolderReport
@@ -78,6 +79,7 @@ class Run(_Read):
     eta_s: float | None = None
     top1: float | None = None
     balanced_acc: float | None = None
+    balanced_acc_history: list[float] = Field(default_factory=list, description="for a sparkline")
     error: str | None = None
     worker: str | None = None
     device: str | None = None
@@ -108,6 +110,26 @@ class EpochPage(_Read):
     epochs_total: int
     last_epoch: int
     records: list[EpochRecord]
+
+
+class EpochSummary(EpochRecord):
+    """An epoch record whose exploration columns (``confusions``, ``hardest``) are kept as sent, unchecked.
+
+    Curves and class histories read every epoch but at most one class's confusions: validating the
+    top-k lists of all classes of all epochs (13 named tuples per class) cost the live page most of its
+    time at 1000 classes. Entries stay plain ``[predicted, rate]`` / ``[row, …]`` lists here.
+    """
+
+    confusions: Any = None
+    hardest: Any = None
+
+    @model_validator(mode="after")
+    def _explore_columns_match_classes(self) -> EpochSummary:  # replaces the record's full check
+        return self
+
+
+class EpochSummaryPage(EpochPage):
+    records: list[EpochSummary]  # type: ignore[assignment]
 
 
 class RunRequest(BaseModel):

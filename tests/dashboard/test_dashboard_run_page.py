@@ -109,7 +109,7 @@ def test_backend_down_keeps_the_figures_and_keeps_polling(backend: FakeBackend, 
     backend.down = True
     update, after = tick(api, run_id, state, slider=2)
     assert "cannot reach the backend" in text_of(update.alert)
-    assert update.curves is no_update and update.interval_disabled is no_update and after == state
+    assert update.curves is no_update and update.interval_disabled is False and after == state
     backend.down = False
     recovered, _ = tick(api, run_id, state, slider=2)
     assert recovered.alert is None  # the warning goes away by itself
@@ -147,7 +147,7 @@ def test_epoch_views_build_the_scatter_once_then_patch_it(backend: FakeBackend, 
     first = epoch_views.epoch_views_update(api, run_id, 3, True, None)
     assert isinstance(first.scatter, go.Figure) and first.scatter_state == f"{run_id}:6"
     assert "epoch 3" in first.scatter.layout.title.text
-    assert "epoch 3" in first.check.layout.title.text and "Spearman" in first.check.layout.annotations[0].text
+    assert "epoch 3" in first.check.layout.title.text and "Spearman" in first.check_count.layout.title.text
     assert "epoch 3" in first.confusions.layout.title.text and "Most confused pairs" in text_of(first.pairs)
     again = epoch_views.epoch_views_update(api, run_id, 1, False, first.scatter_state)
     assert isinstance(again.scatter, Patch) and again.scatter_state is no_update

@@ -55,11 +55,10 @@ def _facts(name: str, counts: DatasetClass | None, record: EpochRecord, pos: int
         ("Train images", str(counts.train if counts else c.train_count[pos])),
         ("Val images", str(counts.val) if counts else "–"),
         ("Test images", str(counts.test) if counts else "–"),
-        (
-            f"At epoch {record.epoch}",
-            f"d {c.difficulty[pos]:.3f} · w {c.weight[pos]:.3f} · "
-            f"val {percent(c.val_acc[pos])} · test {percent(c.test_acc[pos])}",
-        ),
+        (f"d at epoch {record.epoch}", f"{c.difficulty[pos]:.3f}"),
+        ("w", f"{c.weight[pos]:.3f}"),
+        ("val acc", percent(c.val_acc[pos])),
+        ("test acc", percent(c.test_acc[pos])),
     ]
     return html.Dl(
         [html.Div([html.Dt(k), html.Dd(v)], className="fact") for k, v in facts], className="facts-inline"
@@ -128,21 +127,22 @@ def class_panel(
         return empty_panel()
     try:
         run = api.get_run(run_id)
-        records = api.epochs(run_id)
+        records = api.epochs(run_id, explore=False)
+        history = class_history(records, class_index)
+        pos = position_of(records, class_index)
+        if history is None or pos is None:
+            return alert(f"Class {class_index} is not in this run's records (yet).", "info")
+        shown = epoch if epoch and any(r.epoch == epoch for r in records) else records[-1].epoch
+        at = api.epoch(run_id, shown) or records[-1]  # this one epoch with its exploration columns checked
     except ApiError as exc:
         return alert(exc.message)
-    history = class_history(records, class_index)
-    pos = position_of(records, class_index)
-    if history is None or pos is None:
-        return alert(f"Class {class_index} is not in this run's records (yet).", "info")
-    at = next((r for r in records if r.epoch == epoch), records[-1])
     names = [name for _, name in sorted(zip(at.classes.index, at.classes.name, strict=True))]
     counts = _dataset_class(api, run.dataset_id, class_index)
     baseline, baseline_label = None, "baseline"
     if baseline_id and baseline_id != run_id:
         try:
             baseline_run = api.get_run(baseline_id)
-            baseline = class_history_by_name(api.epochs(baseline_id), history.name)
+            baseline = class_history_by_name(api.epochs(baseline_id, explore=False), history.name)
             baseline_label = f"{baseline_run.config.method} run {short_id(baseline_id)}"
         except ApiError:
             baseline = None  # the panel still shows this run; the baseline may have been deleted
