@@ -7,7 +7,15 @@ APP_NAV = "app-nav"
 APP_BACKEND_STATUS = "app-backend-status"
 APP_HEALTH_INTERVAL = "app-health-interval"
 
-# datasets page ("/")
+# runs page ("/", the landing page)
+RUNS_TABLE = "runs-table"
+RUNS_ALERT = "runs-alert"
+RUNS_INTERVAL = "runs-interval"
+RUNS_DELETE = "runs-delete"  # pattern-matching: {"type": RUNS_DELETE, "index": run id}
+RUNS_DELETE_BUTTON = "runs-delete-button"  # pattern-matching, same index
+RUNS_VERSION = "runs-version"
+
+# datasets page ("/datasets")
 DATASETS_UPLOAD = "datasets-upload"
 DATASETS_BASE = "datasets-base"
 DATASETS_UPLOAD_STATUS = "datasets-upload-status"
@@ -17,6 +25,8 @@ DATASETS_REFRESH = "datasets-refresh"
 DATASETS_LIST_ALERT = "datasets-list-alert"
 DATASETS_VERSION = "datasets-version"
 DATASETS_CLASS_FREQUENCY = "datasets-class-frequency"
+DATASETS_FREQUENCY_PICK = "datasets-frequency-pick"
+DATASETS_FREQUENCY_GRAPH = "datasets-frequency-graph"
 DATASETS_VAL_PER_CLASS = "datasets-val-per-class"
 DATASETS_TEST_FRACTION = "datasets-test-fraction"
 DATASETS_SPLIT_SEED = "datasets-split-seed"

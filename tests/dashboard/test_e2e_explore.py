@@ -13,6 +13,7 @@ import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fake_backend import FakeBackend
@@ -242,3 +243,55 @@ def test_phone_width_screenshots(seeded: Seeded, dashboard_url: str, browser: Br
         assert errors == []
     finally:
         page.context.close()
+
+
+def test_runs_page_lists_every_run_and_deletes_one_after_confirming(
+    seeded: Seeded, dashboard_url: str, page: Page, browser: Browser, console_errors: list[str]
+) -> None:
+    page.goto(dashboard_url)  # the landing page
+    page.wait_for_selector("#runs-table tbody tr")
+    rows = page.locator("#runs-table tbody tr")
+    assert rows.count() == len(seeded.backend.runs)
+    table = page.inner_text("#runs-table")
+    assert "digits-lt.zip" in table and "imagenet-lt-like.csv" in table and "running" in table.lower()
+    with_history = [r for r in seeded.backend.records.values() if len(r) >= 2]  # a line needs two epochs
+    assert page.locator("#runs-table img.sparkline").count() == len(with_history)
+    # a running run cannot be deleted from here (cancel first)
+    assert page.is_disabled(f"#runs-table button[id*='{seeded.running}']")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "runs-page-1280.png"), full_page=True)
+    phone = open_page(browser, console_errors, width=390)
+    phone.goto(dashboard_url)
+    phone.wait_for_selector("#runs-table img.sparkline")
+    phone.screenshot(path=str(ARTIFACTS / "runs-page-390.png"), full_page=True)
+    phone.context.close()
+
+    dialogs: list[str] = []
+
+    def accept(dialog: Any) -> None:
+        dialogs.append(dialog.message)
+        dialog.accept()
+
+    page.on("dialog", accept)
+    page.click(f"#runs-table button[id*='{seeded.doomed}']")
+    page.wait_for_selector("#runs-alert >> text=was deleted")
+    assert dialogs and "Delete run" in dialogs[0]
+    assert seeded.doomed not in seeded.backend.runs
+    page.wait_for_selector(f"#runs-table a[href='/runs/{seeded.doomed}']", state="detached")
+    assert page.locator("#runs-table tbody tr").count() == len(seeded.backend.runs)
+    assert console_errors == []
+
+
+def test_datasets_page_shows_the_class_frequencies_of_any_dataset(
+    seeded: Seeded, dashboard_url: str, page: Page
+) -> None:
+    page.goto(f"{dashboard_url}/datasets")
+    page.wait_for_function(
+        "() => { const el = document.querySelector('#datasets-frequency-graph .js-plotly-plot');"
+        " return el && el.data && el.data.length > 0; }"
+    )
+    bars = page.evaluate(
+        "() => document.querySelector('#datasets-frequency-graph .js-plotly-plot').data"
+        ".reduce((n, t) => n + t.x.length, 0)"
+    )
+    assert bars in (10, 1000)  # one bar per class of the picked dataset
