@@ -130,10 +130,8 @@ class PrepareBar:
         if not self.enabled:
             return
         if self.bar is None:
-            label = (
-                "preparing (cache hit)" if progress.cache == "hit" else f"preparing (cache {progress.cache})"
-            )
-            self.bar = tqdm(total=progress.total, desc=label, unit="img")
+            label = "no cache" if progress.cache == "none" else f"cache {progress.cache}"
+            self.bar = tqdm(total=progress.total, desc=f"preparing ({label})", unit="img")
         self.bar.update(progress.done - self.bar.n)
 
 

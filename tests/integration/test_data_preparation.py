@@ -1,57 +1,26 @@
-"""Data preparation on a live stack (redis-server, a real Celery worker, the API): a run on real-size
-photos reports its ``preparing`` phase with progress, a second run on the same dataset and size hits the
-image cache, and a cancel during preparation ends the run ``cancelled`` with nothing cached."""
+"""Data preparation on a live stack (redis-server, a real Celery worker, the API): a run on 960×720
+photos (``support.photo_dataset``: ~330 files, seconds of decoding on one core) reports its ``preparing``
+phase with progress, a second run on the same dataset and size hits the image cache, and a cancel during
+preparation ends the run ``cancelled`` with nothing cached."""
 
 from __future__ import annotations
 
-import io
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
 import pytest
-from PIL import Image
+from support.photo_dataset import TOTAL, write_photos
 from support.waiting import run_state, wait_for, wait_until_finished
 
 from stack.testing.live_stack import LiveStack
 
 pytestmark = pytest.mark.integration
 
-# Long-tailed, 4 classes, 960×720 photos (smooth gradients, so they are quick to write but take real
-# time to decode): about 300 files, seconds of decoding on one core, so a cancel lands mid-way.
-WIDTH, HEIGHT = 960, 720
-TRAIN_COUNTS = {"c0": 160, "c1": 80, "c2": 40, "c3": 20}
-PER_SPLIT = 4  # val and test images per class
-VARIANTS = 6  # distinct images per class (the files repeat them)
 TRAINING: dict[str, Any] = {
     "method": "ce", "model": "resnet8", "epochs": 1, "batch_size": 64, "num_threads": 1, "device": "cpu",
 }  # fmt: skip
-
-
-def photo_png(label: int, variant: int) -> bytes:
-    y, x = np.mgrid[0:HEIGHT, 0:WIDTH]
-    red = (x * 255 // WIDTH + 40 * label) % 256
-    green = (y * 255 // HEIGHT + 17 * variant) % 256
-    blue = ((x + y) // 5 + 60 * label) % 256
-    image = Image.fromarray(np.stack([red, green, blue], axis=-1).astype(np.uint8))
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=1)
-    return buffer.getvalue()
-
-
-def write_photos(folder: Path) -> bytes:
-    lines = ["path,label,split"]
-    for label_index, (label, train) in enumerate(TRAIN_COUNTS.items()):
-        variants = [photo_png(label_index, v) for v in range(VARIANTS)]
-        for split, count in (("train", train), ("val", PER_SPLIT), ("test", PER_SPLIT)):
-            for i in range(count):
-                rel = f"{label}/{split}{i}.png"
-                (folder / label).mkdir(parents=True, exist_ok=True)
-                (folder / rel).write_bytes(variants[i % VARIANTS])
-                lines.append(f"{rel},{label},{split}")
-    return ("\n".join(lines) + "\n").encode()
 
 
 @pytest.fixture(scope="module")
@@ -87,22 +56,21 @@ def cache_files(stack: LiveStack) -> list[Path]:
 def test_preparing_progress_then_a_cache_hit(client: httpx.Client, stack: LiveStack, photos_id: str) -> None:
     first = follow(client, start(client, photos_id, image_size=48))
     assert first[-1]["status"] == "succeeded", (first[-1], stack.logs())
-    total = sum(TRAIN_COUNTS.values()) + 2 * PER_SPLIT * len(TRAIN_COUNTS)
     preparing = [s["preparing"] for s in first if s["phase"] == "preparing" and s["preparing"]]
     assert preparing, [s["phase"] for s in first]
-    assert {p["total"] for p in preparing} == {total} and {p["cache"] for p in preparing} == {"miss"}
-    partial = [p for p in preparing if 0 < p["done"] < total]
+    assert {p["total"] for p in preparing} == {TOTAL} and {p["cache"] for p in preparing} == {"miss"}
+    partial = [p for p in preparing if 0 < p["done"] < TOTAL]
     assert partial and partial[-1]["rate"] > 0 and partial[-1]["eta_s"] is not None  # progress, not a jump
     dones = [p["done"] for p in preparing]
     assert dones == sorted(dones)
-    assert first[-1]["preparing"]["done"] == total and first[-1]["phase"] == "finished"
+    assert first[-1]["preparing"]["done"] == TOTAL and first[-1]["phase"] == "finished"
     assert len(cache_files(stack)) == 1
 
     second = follow(client, start(client, photos_id, image_size=48))
     assert second[-1]["status"] == "succeeded", second[-1]
     assert second[-1]["preparing"] == {
-        "done": total,
-        "total": total,
+        "done": TOTAL,
+        "total": TOTAL,
         "rate": None,
         "eta_s": None,
         "cache": "hit",
