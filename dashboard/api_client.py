@@ -20,10 +20,10 @@ from dashboard.models import (
     EpochSummaryPage,
     FieldError,
     Run,
+    RunCreate,
     RunList,
-    RunRequest,
 )
-from difficultynet.records import EpochRecord
+from difficultynet.contracts.records import EpochRecord
 
 logger = logging.getLogger(__name__)
 
@@ -252,8 +252,9 @@ class ApiClient:
         what = f"Run {run_id[:8]}"
         return self._parse(Run, self._request("GET", f"/runs/{run_id}", what), what)
 
-    def create_run(self, request: RunRequest) -> Run:
-        body = request.model_dump(exclude_none=True)
+    def create_run(self, request: RunCreate) -> Run:
+        """Start a run with the fields the caller set (left-out ones take the API's defaults)."""
+        body = request.model_dump(mode="json", exclude_unset=True, exclude_none=True)
         what = "Starting the run"
         return self._parse(Run, self._request("POST", "/runs", what, json=body), what)
 

@@ -6,7 +6,7 @@ import csv
 import io
 from collections.abc import Sequence
 
-from difficultynet.records import EpochRecord
+from difficultynet.contracts.records import EpochRecord
 
 CSV_COLUMNS: tuple[str, ...] = (
     "run_id",

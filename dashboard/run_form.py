@@ -5,10 +5,12 @@
 * the page's controls, labels, hints and error slots (``dashboard.pages.new_run.layout``);
 * the checks (:func:`check_form`): every field at once, each with its own plain-words message, and never a
   silent default (an empty required field is refused, not replaced);
-* the body of ``POST /api/runs`` (:func:`check_form`'s first result, one key per field, named ``name``);
+* the body of ``POST /api/runs`` (:func:`check_form`'s :class:`~difficultynet.contracts.api.RunCreate`,
+  one key per filled field, named ``name``);
 * where the API's 422 messages land (:func:`field_for_column`: a field's ``name`` or ``config`` location).
 
-Adding a field is one entry in :data:`FORM_FIELDS` (the request model must know its ``name``), e.g.::
+Adding a field is one entry in :data:`FORM_FIELDS` (the request contract ``RunCreate`` must know its
+``name``; a request field the form leaves to the API's default is listed in :data:`NOT_ON_THE_FORM`), e.g.::
 
     FormField("image_size", "Image size", "integer", config="image_size", default=_TRAIN.image_size,
               hint="pixels; 32 for CIFAR, 224 for ImageNet-style models"),
@@ -28,7 +30,8 @@ from typing import Any, Literal, get_args
 from pydantic import ValidationError
 
 from dashboard import ids
-from difficultynet.config import META_MODES, METHODS, MODELS, DNetConfig, DNetRecipe, TrainConfig
+from difficultynet.contracts.api import RunCreate
+from difficultynet.contracts.config import META_MODES, METHODS, MODELS, DNetConfig, DNetRecipe, TrainConfig
 
 FieldKind = Literal["dropdown", "radio", "text", "integer", "number"]
 # where a field sits on the page: the main grid, the Difficulty-Net fieldset, or below both
@@ -42,7 +45,7 @@ Value = str | int | float
 class FormField:
     """One control of the new-run form and the request field it fills."""
 
-    name: str  # the request field it fills (``RunRequest``), and the name of its error slot
+    name: str  # the request field it fills (``RunCreate``), and the name of its error slot
     label: str
     kind: FieldKind
     group: FormGroup = "training"
@@ -163,6 +166,9 @@ FORM_FIELDS: tuple[FormField, ...] = (
     ),
 )  # fmt: skip
 FIELDS: tuple[str, ...] = tuple(spec.name for spec in FORM_FIELDS)
+# request fields the form does not offer: the API's defaults apply (the trainer sets its own threads; the
+# image size follows the dataset's images)
+NOT_ON_THE_FORM: frozenset[str] = frozenset({"num_threads", "image_size"})
 FIELD_BY_NAME: dict[str, FormField] = {spec.name: spec for spec in FORM_FIELDS}
 # an API error's ``column`` (the request field, or the TrainConfig location it failed in) → form field
 _FIELD_BY_CONFIG: dict[str, FormField] = {spec.config: spec for spec in FORM_FIELDS if spec.config}
@@ -186,10 +192,11 @@ def _plain(message: str) -> str:
     return message.removeprefix("Value error, ")
 
 
-def check_form(values: dict[str, Any]) -> tuple[dict[str, Value], dict[str, str]]:
-    """(request body, {field: problem}) for what the user entered: every field is parsed by its kind,
-    then the ones the engine knows are checked together against TrainConfig's rules. All problems are
-    reported at once; an empty optional field is left out of the body so the API's default applies."""
+def check_form(values: dict[str, Any]) -> tuple[RunCreate | None, dict[str, str]]:
+    """(request, {}) or (None, {field: problem}) for what the user entered: every field is parsed by its
+    kind, the ones the engine knows are checked together against TrainConfig's rules, and the request
+    against its contract. All problems are reported at once; an empty optional field is left out of the
+    request so the API's default applies."""
     body: dict[str, Value] = {}
     problems: dict[str, str] = {}
     for spec in FORM_FIELDS:
@@ -209,4 +216,11 @@ def check_form(values: dict[str, Any]) -> tuple[dict[str, Value], dict[str, str]
             located = _FIELD_BY_CONFIG.get(".".join(str(part) for part in error["loc"]))
             if located is not None and located.name in body:
                 problems.setdefault(located.name, _plain(error["msg"]))
-    return body, problems
+    if problems:
+        return None, problems
+    try:
+        return RunCreate.model_validate(body), {}
+    except ValidationError as exc:
+        for error in exc.errors():
+            problems.setdefault(str(error["loc"][0]) if error["loc"] else "", _plain(error["msg"]))
+        return None, problems

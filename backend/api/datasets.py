@@ -10,10 +10,10 @@ from fastapi import APIRouter, File, Form, Path, Response, UploadFile, status
 from fastapi.responses import FileResponse
 
 from backend.api.deps import ServicesDep, error_responses
-from backend.schemas import DATASET_ID_PATTERN, DatasetList, DatasetRead, FolderCreate
 from backend.services.datasets import UploadResult, split_options
 from backend.store import StoredDataset
-from difficultynet.manifest import FolderSplitOptions
+from difficultynet.contracts.api import DATASET_ID_PATTERN, DatasetList, DatasetRead, FolderCreate
+from difficultynet.contracts.datasets import FolderSplitOptions
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
 

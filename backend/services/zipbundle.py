@@ -18,7 +18,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO
 
 from backend.errors import ApiError, PayloadTooLarge, Unprocessable
-from difficultynet.manifest import RowError
+from difficultynet.contracts.datasets import RowError
 from difficultynet.manifest.folders import is_clutter
 
 MANIFEST_NAME = "manifest.csv"

@@ -17,7 +17,7 @@ from dashboard.figures.compare import balanced_curves_figure, per_class_accuracy
 from dashboard.figures.style import placeholder_figure
 from dashboard.formatting import percent, short_id
 from dashboard.models import Run
-from difficultynet.records import EpochRecord
+from difficultynet.contracts.records import EpochRecord
 
 logger = logging.getLogger(__name__)
 

@@ -19,9 +19,8 @@ from dashboard.components.a11y import aria
 from dashboard.components.alerts import alert
 from dashboard.components.layout import field as form_field
 from dashboard.components.layout import section
-from dashboard.models import RunRequest
 from dashboard.run_form import FIELD_BY_NAME, FORM_FIELDS, FormField, FormGroup, check_form, field_for_column
-from difficultynet.config import RECOMMENDED_DNET_METHOD, DNetConfig
+from difficultynet.contracts.config import RECOMMENDED_DNET_METHOD, DNetConfig
 
 logger = logging.getLogger(__name__)
 
@@ -180,13 +179,13 @@ class SubmitResult:
 
 def submit_run(api: ApiClient, values: dict[str, Any]) -> SubmitResult:
     """Check every field, POST the form only when all are valid; on 422 map each error to its field."""
-    body, problems = check_form(values)
-    if problems:
+    request, problems = check_form(values)
+    if request is None:
         count = len(problems)
         message = f"Please fix the {count} highlighted field{'s' if count > 1 else ''}: no run was started."
         return SubmitResult(alert=alert(message), field_errors=problems)
     try:
-        run = api.create_run(RunRequest.model_validate(body))
+        run = api.create_run(request)
     except ApiValidationError as exc:
         field_errors: dict[str, str] = {}
         unplaced: list[str] = []

@@ -12,24 +12,24 @@ train / meta / eval split lives in :mod:`difficultynet.data.meta_split`. Image f
 (folder → manifest CSV and report).
 """
 
-from difficultynet.data.meta_split import DEFAULT_META_PER_CLASS, MetaSplit, resolve_meta_split
-from difficultynet.manifest.folder_manifest import FolderPlan, check_folder, plan_folder
-from difficultynet.manifest.folder_splits import (
+from difficultynet.contracts.datasets import (
     DEFAULT_TEST_FRACTION,
     DEFAULT_VAL_PER_CLASS,
+    SPLITS,
     ClassShortfall,
+    ClassSummary,
     FolderReport,
     FolderSplitOptions,
+    RowError,
+    Split,
 )
+from difficultynet.data.meta_split import DEFAULT_META_PER_CLASS, MetaSplit, resolve_meta_split
+from difficultynet.manifest.folder_manifest import FolderPlan, check_folder, plan_folder
 from difficultynet.manifest.parse import DEFAULT_MAX_ROWS, REQUIRED_COLUMNS, row_paths
 from difficultynet.manifest.report import (
-    SPLITS,
-    ClassSummary,
     Manifest,
     ManifestInvalid,
     ManifestReport,
-    RowError,
-    Split,
     invalid_summary,
     with_errors,
 )

@@ -14,7 +14,8 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from difficultynet.manifest.folder_splits import FolderReport, FolderSplitOptions, SplitRow, assign_splits
+from difficultynet.contracts.datasets import FolderReport, FolderSplitOptions
+from difficultynet.manifest.folder_splits import SplitRow, assign_splits
 from difficultynet.manifest.folders import scan_folder
 from difficultynet.manifest.parse import DEFAULT_MAX_ROWS
 from difficultynet.manifest.paths import RootResolver, image_problem

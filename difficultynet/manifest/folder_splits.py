@@ -6,6 +6,7 @@ Missing splits are carved from each class's images (its ``train/`` images in the
 - **val** (the balanced meta set Difficulty-Net learns from): ``k`` images per class, at most half of what
   the test carve left, so a small class keeps at least as many training images as it lends to val.
 
+The split options and the report are wire shapes (:mod:`difficultynet.contracts.datasets`).
 Every class keeps at least one training image. A class too small for what was asked keeps its images
 and is listed in :attr:`FolderReport.short_classes`; nothing is dropped. Each class draws from its own
 seeded generator over its sorted file list, so adding a class never reshuffles another.
@@ -17,56 +18,13 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from difficultynet.manifest.folders import FolderEntry, Layout
-from difficultynet.manifest.report import Split
-
-# The CIFAR-LT protocol's balanced val set has 25 images per class (see the shared CIFAR-10-LT README).
-DEFAULT_VAL_PER_CLASS = 25
-DEFAULT_TEST_FRACTION = 0.2
-
-
-class FolderSplitOptions(BaseModel):
-    """How the missing splits of an image folder are carved."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    val_per_class: int = Field(
-        DEFAULT_VAL_PER_CLASS, ge=1, le=10_000, description="val (meta) images per class, when no val/ folder"
-    )
-    test_fraction: float = Field(
-        DEFAULT_TEST_FRACTION,
-        ge=0.0,
-        le=0.9,
-        description="share of each class held out for test, when no test/",
-    )
-    seed: int = Field(0, ge=0, le=2**32 - 1, description="seed of the per-class random carve")
-
-
-class ClassShortfall(BaseModel):
-    """A class that got fewer val or test images than asked (it keeps all its images)."""
-
-    name: str
-    images: int = Field(description="images of the class the carve drew from")
-    train: int
-    val: int
-    test: int
-    reason: str
-
-
-class FolderReport(BaseModel):
-    """How an image folder became a manifest: layout, split settings, what was skipped or fell short."""
-
-    layout: Layout
-    val_per_class: int
-    test_fraction: float
-    seed: int
-    given_splits: list[Split] = Field(description="splits read from train/, val/, test/ folders")
-    carved_splits: list[Split] = Field(description="splits carved from each class with the seed")
-    skipped_clutter: int = Field(0, description="hidden files, __MACOSX/, Thumbs.db, ... ignored")
-    skipped_loose_files: list[str] = Field(default_factory=list, description="files outside class folders")
-    short_classes: list[ClassShortfall] = Field(default_factory=list)
+from difficultynet.contracts.datasets import (
+    ClassShortfall,
+    FolderSplitOptions,
+    Layout,
+    Split,
+)
+from difficultynet.manifest.folders import FolderEntry
 
 
 @dataclass(frozen=True)

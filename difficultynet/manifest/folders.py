@@ -17,11 +17,10 @@ import posixpath
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
-from difficultynet.manifest.report import SPLITS, Problems, Split
+from difficultynet.contracts.datasets import SPLITS, Layout, Split
+from difficultynet.manifest.report import Problems
 
-Layout = Literal["split-folders", "class-folders"]
 CLUTTER_NAMES = frozenset({"__macosx", "thumbs.db", "desktop.ini"})
 LAYOUT_HINT = "expected train/<class>/* (optionally val/<class>/* and test/<class>/*) or <class>/*"
 

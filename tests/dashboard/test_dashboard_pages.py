@@ -11,7 +11,7 @@ from fake_backend import FakeBackend
 
 from dashboard import ids, run_form
 from dashboard.api_client import ApiClient
-from dashboard.models import RunRequest
+from dashboard.models import RunCreate
 from dashboard.pages import compare, datasets, new_run
 from difficultynet.synthetic import synthetic_records
 
@@ -179,7 +179,7 @@ def test_every_form_control_has_a_real_label_and_an_error_slot() -> None:
 
 
 def test_the_form_table_fills_every_request_field_once() -> None:
-    assert sorted(run_form.FIELDS) == sorted(RunRequest.model_fields)
+    assert sorted(run_form.FIELDS) == sorted(set(RunCreate.model_fields) - run_form.NOT_ON_THE_FORM)
     assert len({spec.control for spec in run_form.FORM_FIELDS}) == len(run_form.FORM_FIELDS)
 
 
@@ -206,6 +206,12 @@ def test_the_request_body_has_one_key_per_filled_field(backend: FakeBackend, api
         "lr": 0.05, "seed": 0, "device": "cuda:1", "dnet_recipe": "paper", "meta_mode": "head",
         "meta_every": 1, "dnet_lr": 0.01,
     }  # fmt: skip
+
+
+def test_the_request_contract_checks_what_the_engine_does_not(backend: FakeBackend, api: ApiClient) -> None:
+    result = new_run.submit_run(api, form("not-a-dataset-id"))
+    assert backend.requests == [] and result.redirect is None
+    assert list(result.field_errors) == ["dataset_id"] and "pattern" in result.field_errors["dataset_id"]
 
 
 def test_the_apis_messages_find_fields_by_request_name_or_config_location() -> None:

@@ -12,9 +12,8 @@ from dashboard.analysis import columns
 from dashboard.analysis import gains as analysis_gains
 from dashboard.figures import compare, curves, datasets, heatmap, scatter, style
 from dashboard.figures import gains as gains_fig
-from dashboard.models import Dataset, DatasetClass
 from difficultynet.records import EpochRecord
-from difficultynet.synthetic import record_from_columns, synthetic_records
+from difficultynet.synthetic import record_from_columns, synthetic_dataset, synthetic_records
 
 
 def make_record(epoch: int, counts: list[int], difficulty: list[float], **columns: Any) -> EpochRecord:
@@ -178,14 +177,7 @@ def test_gains_match_classes_by_name_and_average_per_group() -> None:
 
 
 def test_class_frequency_bars_are_sorted_by_count_on_a_log_axis_and_colored_by_group() -> None:
-    dataset = Dataset(
-        id="0" * 16,
-        classes=[
-            DatasetClass(index=0, name="cat", train=40, group="medium"),
-            DatasetClass(index=1, name="ship", train=8, group="few"),
-            DatasetClass(index=2, name="plane", train=500, group="many"),
-        ],
-    )
+    dataset = synthetic_dataset({"cat": 40, "ship": 8, "plane": 500})
     fig = datasets.class_frequency_figure(dataset)
     assert list(fig.layout.xaxis.categoryarray) == ["plane", "cat", "ship"]
     assert fig.layout.yaxis.type == "log"

@@ -108,7 +108,8 @@ def test_slider_marks_and_run_ids() -> None:
 def run(**fields: object) -> Run:
     config = TrainConfig(epochs=6).model_dump(mode="json")
     base = {"id": RUN, "status": "running", "dataset_id": "d" * 16, "epochs_total": 6, "config": config,
-            "epoch": 2, "elapsed_s": 30.0, "eta_s": 60.0}  # fmt: skip
+            "created_at": "2026-11-23T12:00:00Z", "epoch": 2, "progress": 2 / 6, "elapsed_s": 30.0,
+            "eta_s": 60.0}  # fmt: skip
     return Run.model_validate({**base, **fields})
 
 
