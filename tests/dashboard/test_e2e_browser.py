@@ -24,6 +24,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from browser_helpers import click_point, wait_for_plot
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
 from difficultynet.export import validate_weights_export
@@ -282,6 +283,22 @@ def test_upload_train_watch_compare_and_export(
     )
     shot = screenshot(p, "run-page")
     assert shot.stat().st_size > 10_000
+
+    # 5b. click a class on the scatter: its panel, with its confusions and its hardest test images,
+    # which come from the API's thumbnails route through the dashboard's relay
+    trace, name = p.evaluate(
+        "() => { const data = document.querySelector('#run-scatter .js-plotly-plot')._fullData;"
+        " const t = data.findIndex(d => d.x && d.x.length > 0); return [t, data[t].customdata[0][0]]; }"
+    )
+    click_point(p, "run-scatter", trace, 0)
+    p.wait_for_selector(f"#run-class-panel h3 >> text={name}")
+    assert "Top confusions at epoch 2" in p.inner_text("#run-class-panel")
+    p.wait_for_function(
+        "() => { const imgs = [...document.querySelectorAll('#run-class-panel img.thumb')];"
+        " return imgs.length > 0 && imgs.every(i => i.complete && i.naturalWidth > 0); }"
+    )
+    wait_for_plot(p, "run-confusions", "epoch 2")
+    p.locator("#run-class-section").screenshot(path=str(ARTIFACTS / "class-panel-real-run.png"))
 
     # 6. export: the downloaded weights JSON matches the difficulty-weights/v1 schema
     with p.expect_download() as download_info:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browser_helpers import click_point, wait_for_plot
 from fake_backend import FakeBackend
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 from werkzeug.serving import make_server
@@ -130,31 +131,6 @@ def shot(page: Page, selector: str, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.locator(selector).screenshot(path=str(path))
     return path
-
-
-def wait_for_plot(page: Page, graph_id: str, title_part: str) -> None:
-    page.wait_for_function(
-        "([id, part]) => { const el = document.querySelector(`#${id} .js-plotly-plot`);"
-        " return el && el.layout && el.layout.title && el.layout.title.text.includes(part); }",
-        arg=[graph_id, title_part],
-    )
-
-
-def click_point(page: Page, graph_id: str, trace: int, point: int) -> None:
-    """A real mouse click on one point of a plotly trace, at the pixel plotly drew it."""
-    x, y = page.evaluate(
-        """([id, t, i]) => {
-            const el = document.querySelector(`#${id} .js-plotly-plot`);
-            el.scrollIntoView({block: 'center'});
-            const trace = el._fullData[t], xa = el._fullLayout[trace.xaxis.replace('x', 'xaxis')],
-                  ya = el._fullLayout[trace.yaxis.replace('y', 'yaxis')];
-            const box = el.getBoundingClientRect();
-            return [box.left + xa._offset + xa.c2p(trace.x[i]), box.top + ya._offset + ya.c2p(trace.y[i])];
-        }""",
-        [graph_id, trace, point],
-    )
-    page.mouse.move(x, y)
-    page.mouse.click(x, y)
 
 
 def test_click_a_class_on_the_scatter_opens_its_panel_with_confusions_and_thumbnails(
