@@ -49,6 +49,7 @@ class RecordServer:
                 "id": RUN_ID, "status": "running", "dataset_id": "d" * 16, "epochs_total": self.epochs_total,
                 "config": TrainConfig(epochs=self.epochs_total).model_dump(mode="json"),
                 "epoch": self.visible, "elapsed_s": 12.5 * self.visible, "eta_s": 100.0,
+                "created_at": "2026-11-23T12:00:00Z", "progress": self.visible / self.epochs_total,
             }  # fmt: skip
             return httpx.Response(200, json=run)
         match = re.fullmatch(rf"/api/runs/{RUN_ID}/epochs", request.url.path)

@@ -13,7 +13,7 @@ from dashboard import ids
 from dashboard.analysis.class_history import class_history, class_history_by_name, position_of
 from dashboard.analysis.columns import GROUP_LABELS
 from dashboard.analysis.confusions import confusion_history
-from dashboard.api_client import ApiClient, ApiError, ApiNotFound
+from dashboard.api_client import ApiClient, ApiError
 from dashboard.components.alerts import alert
 from dashboard.figures.class_panel import class_history_figure, confusion_history_figure
 from dashboard.formatting import percent, short_id
@@ -199,6 +199,6 @@ def class_panel(
 def _dataset_class(api: ApiClient, dataset_id: str, class_index: int) -> DatasetClass | None:
     try:
         dataset = api.get_dataset(dataset_id)
-    except (ApiNotFound, ApiError):
+    except ApiError:  # counts are a nicety: the panel reads the rest from the records
         return None
     return next((c for c in dataset.classes if c.index == class_index), None)
