@@ -24,8 +24,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from browser_helpers import click_point, wait_for_plot
-from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+from browser_helpers import CHROMIUM, CHROMIUM_ARGS, click_point, open_tab, require_chromium, wait_for_plot
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from difficultynet.export import validate_weights_export
 from stack.redis_server import free_port
@@ -33,21 +33,11 @@ from stack.testing.live_stack import REPO_ROOT, LiveStack
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
-CHROMIUM = Path(os.environ.get("DNET_CHROMIUM", "/usr/bin/chromium"))  # Debian's chromium
-CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-    "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync",
-]  # fmt: skip
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 TOKEN = "e2e-secret-token"
 TRAIN_TIMEOUT_MS = 240_000
-UI_TIMEOUT_MS = 30_000
 
-if not CHROMIUM.exists():
-    missing = f"{CHROMIUM} not installed (apt-get install chromium chromium-driver)"
-    if os.environ.get("DNET_REQUIRE_BROWSER"):  # CI (.ci/run): a skipped browser test is a failure there
-        pytest.fail(f"DNET_REQUIRE_BROWSER is set but {missing}", pytrace=False)
-    pytest.skip(missing, allow_module_level=True)
+require_chromium()
 
 
 def bundle_from_manifest(manifest: Path) -> bytes:
@@ -128,19 +118,9 @@ def console_errors() -> list[str]:
 
 @pytest.fixture
 def page(browser: Browser, console_errors: list[str]) -> Iterator[Page]:
-    """A fresh tab; console messages of level ``error`` and uncaught exceptions land in ``console_errors``."""
-    context = browser.new_context(viewport={"width": 1360, "height": 1000}, accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(UI_TIMEOUT_MS)
-
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            console_errors.append(message.text)
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda exc: console_errors.append(str(exc)))
-    yield page
-    context.close()
+    tab = open_tab(browser, console_errors)
+    yield tab
+    tab.context.close()
 
 
 def screenshot(page: Page, name: str) -> Path:

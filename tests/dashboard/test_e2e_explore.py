@@ -9,16 +9,15 @@ same pages against the real stack. Screenshots (1280 and 390 px wide) go to ``te
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_helpers import click_point, wait_for_plot
+from browser_helpers import CHROMIUM, CHROMIUM_ARGS, click_point, open_tab, require_chromium, wait_for_plot
 from fake_backend import FakeBackend
-from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 from werkzeug.serving import make_server
 
 from dashboard.app import create_app
@@ -28,23 +27,10 @@ from stack.redis_server import free_port
 
 pytestmark = [pytest.mark.browser]
 
-CHROMIUM = Path(os.environ.get("DNET_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--no-first-run",
-]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-UI_TIMEOUT_MS = 30_000
 EPOCHS = 6
 
-if not CHROMIUM.exists():
-    missing = f"{CHROMIUM} not installed (apt-get install chromium chromium-driver)"
-    if os.environ.get("DNET_REQUIRE_BROWSER"):
-        pytest.fail(f"DNET_REQUIRE_BROWSER is set but {missing}", pytrace=False)
-    pytest.skip(missing, allow_module_level=True)
+require_chromium()
 
 
 class Seeded:
@@ -106,17 +92,7 @@ def console_errors() -> list[str]:
 
 
 def open_page(browser: Browser, console_errors: list[str], width: int = 1280) -> Page:
-    context = browser.new_context(viewport={"width": width, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(UI_TIMEOUT_MS)
-
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            console_errors.append(message.text)
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda exc: console_errors.append(str(exc)))
-    return page
+    return open_tab(browser, console_errors, width=width, height=900)
 
 
 @pytest.fixture
