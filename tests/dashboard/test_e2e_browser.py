@@ -24,8 +24,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from browser_helpers import CHROMIUM, CHROMIUM_ARGS, click_point, open_tab, require_chromium, wait_for_plot
-from playwright.sync_api import Browser, Page, sync_playwright
+from browser_helpers import click_point, open_tab, require_chromium, wait_for_plot
+from playwright.sync_api import Browser, Page
 
 from difficultynet.export import validate_weights_export
 from stack.redis_server import free_port
@@ -101,19 +101,6 @@ def dashboard_url(stack: LiveStack) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
-
-
-@pytest.fixture
-def console_errors() -> list[str]:
-    return []
 
 
 @pytest.fixture

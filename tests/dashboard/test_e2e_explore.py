@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_helpers import CHROMIUM, CHROMIUM_ARGS, click_point, open_tab, require_chromium, wait_for_plot
+from browser_helpers import click_point, open_tab, require_chromium, wait_for_plot
 from fake_backend import FakeBackend
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 from werkzeug.serving import make_server
 
 from dashboard.app import create_app
@@ -76,19 +76,6 @@ def dashboard_url(seeded: Seeded) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join(10)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
-
-
-@pytest.fixture
-def console_errors() -> list[str]:
-    return []
 
 
 def open_page(browser: Browser, console_errors: list[str], width: int = 1280) -> Page:
