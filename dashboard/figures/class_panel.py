@@ -84,6 +84,8 @@ def class_history_figure(
 def confusion_history_figure(history: ConfusionHistory | None, name: str) -> go.Figure:
     """Rate over epochs of each class this class's images were most often predicted as."""
     title = "Predicted as, over epochs"
+    if history is not None and history.epochs and history.epochs[0] > 1:  # only the latest epochs were read
+        title = f"Predicted as, epochs {history.epochs[0]}–{history.epochs[-1]}"
     if history is None or not history.targets:
         message = (
             "No confusions recorded for this run (records from before confusions were kept)."

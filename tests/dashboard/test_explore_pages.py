@@ -116,3 +116,17 @@ def test_class_frequencies_of_any_dataset(backend: FakeBackend, api: ApiClient) 
     assert sum(len(t.x) for t in figure.data) == 3 and figure.layout.yaxis.type == "log"
     assert "upload one" in frequency_figure(api, None).layout.annotations[0].text
     assert "not found" in frequency_figure(api, "9" * 16).layout.annotations[0].text
+
+
+def test_records_can_be_read_with_or_without_their_exploration_columns(
+    backend: FakeBackend, api: ApiClient
+) -> None:
+    _, _, run_id = seeded(backend)
+    full = api.epochs(run_id)
+    unchecked = api.epochs(run_id, reading="unchecked")
+    core = api.epochs(run_id, reading="core")
+    assert [r.classes for r in core] == [r.classes for r in full] == [r.classes for r in unchecked]
+    assert [r.dnet for r in core] == [r.dnet for r in full] and core[-1].num_classes == 8
+    assert all(r.confusions is None and r.hardest is None for r in core)  # skipped, never built
+    assert full[0].confusions is not None and unchecked[0].confusions is not None
+    assert [list(e) for e in full[0].confusions[3]] == unchecked[0].confusions[3]  # same data, plain lists
