@@ -12,11 +12,9 @@ import torch
 import torchvision
 from playwright.sync_api import Page
 from support.photo_dataset import TOTAL, write_photos
-from test_e2e_browser import (  # the shared harness: dashboard process, browser and page fixtures
+from test_e2e_browser import (  # the shared harness: the dashboard process and its browser tab
     ARTIFACTS,
     TOKEN,
-    browser,
-    console_errors,
     dashboard_url,
     page,
 )
@@ -24,7 +22,7 @@ from test_e2e_browser import (  # the shared harness: dashboard process, browser
 from stack.testing.live_stack import LiveStack
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
-__all__ = ["browser", "console_errors", "dashboard_url", "page"]  # fixtures used through their names
+__all__ = ["dashboard_url", "page"]  # fixtures used through their names (browser: the package conftest)
 
 
 @pytest.fixture(scope="module")
