@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping
 
 import redis
 
-from difficultynet import protocol
+from service_contracts import protocol
 
 logger = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from typing import cast
 
 import redis
 
-from difficultynet import protocol
 from difficultynet.records import EpochRecord
+from service_contracts import protocol
 from worker.lease import RunLease
 
 logger = logging.getLogger(__name__)

@@ -25,7 +25,7 @@ from difficultynet.contracts.api import RunCreate, RunRead
 from difficultynet.contracts.config import TrainConfig, dnet_recipe
 from difficultynet.manifest import ManifestReport
 from difficultynet.memory_estimate import WorkerCapacity, host_ram_bytes, shortfall
-from difficultynet.protocol import lease_owner_worker
+from service_contracts.protocol import lease_owner_worker
 
 logger = logging.getLogger(__name__)
 
