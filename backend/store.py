@@ -82,6 +82,7 @@ class RunHash(BaseModel):
     epoch_at: float | None = None
     top1: float | None = None
     balanced_acc: float | None = None
+    balanced_acc_history: str | None = None  # JSON list, one value per epoch (worker.reporter)
     error: str | None = None
     worker: str | None = None
     device: str | None = None

@@ -13,7 +13,16 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from dashboard.models import Dataset, DatasetList, EpochPage, FieldError, Run, RunCreate, RunList
+from dashboard.models import (
+    Dataset,
+    DatasetList,
+    EpochPage,
+    EpochSummaryPage,
+    FieldError,
+    Run,
+    RunCreate,
+    RunList,
+)
 from difficultynet.contracts.records import EpochRecord
 
 logger = logging.getLogger(__name__)
@@ -256,21 +265,28 @@ class ApiClient:
     def delete_run(self, run_id: str) -> None:
         self._request("DELETE", f"/runs/{run_id}", f"Deleting run {run_id[:8]}")
 
-    def epoch_page(self, run_id: str, *, after: int = 0, limit: int | None = None) -> EpochPage:
-        """Records of the epochs after ``after`` (1-based), oldest first; at most ``limit`` of them."""
+    def epoch_page(
+        self, run_id: str, *, after: int = 0, limit: int | None = None, explore: bool = True
+    ) -> EpochPage:
+        """Records of the epochs after ``after`` (1-based), oldest first; at most ``limit`` of them.
+
+        ``explore=False``: records as :class:`EpochSummary` (exploration columns unchecked, much faster
+        to read at many classes); for curves and histories that never look at most of them.
+        """
         params: dict[str, int] = {"after": after}
         if limit is not None:
             params["limit"] = limit
         what = f"Epochs of run {run_id[:8]}"
-        page = self._parse(
-            EpochPage, self._request("GET", f"/runs/{run_id}/epochs", what, params=params), what
-        )
+        model: type[EpochPage] = EpochPage if explore else EpochSummaryPage
+        page = self._parse(model, self._request("GET", f"/runs/{run_id}/epochs", what, params=params), what)
         if limit is not None and len(page.records) > limit:  # a backend without `limit` sends everything
             return page.model_copy(update={"records": page.records[:limit]})
         return page
 
-    def epochs(self, run_id: str, *, after: int = 0, limit: int | None = None) -> list[EpochRecord]:
-        return self.epoch_page(run_id, after=after, limit=limit).records
+    def epochs(
+        self, run_id: str, *, after: int = 0, limit: int | None = None, explore: bool = True
+    ) -> list[EpochRecord]:
+        return self.epoch_page(run_id, after=after, limit=limit, explore=explore).records
 
     def epoch(self, run_id: str, epoch: int) -> EpochRecord | None:
         """The record of one epoch, or None when it is not there (yet)."""

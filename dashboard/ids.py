@@ -7,7 +7,15 @@ APP_NAV = "app-nav"
 APP_BACKEND_STATUS = "app-backend-status"
 APP_HEALTH_INTERVAL = "app-health-interval"
 
-# datasets page ("/")
+# runs page ("/", the landing page)
+RUNS_TABLE = "runs-table"
+RUNS_ALERT = "runs-alert"
+RUNS_INTERVAL = "runs-interval"
+RUNS_DELETE = "runs-delete"  # pattern-matching: {"type": RUNS_DELETE, "index": run id}
+RUNS_DELETE_BUTTON = "runs-delete-button"  # pattern-matching, same index
+RUNS_VERSION = "runs-version"
+
+# datasets page ("/datasets")
 DATASETS_UPLOAD = "datasets-upload"
 DATASETS_BASE = "datasets-base"
 DATASETS_UPLOAD_STATUS = "datasets-upload-status"
@@ -17,6 +25,8 @@ DATASETS_REFRESH = "datasets-refresh"
 DATASETS_LIST_ALERT = "datasets-list-alert"
 DATASETS_VERSION = "datasets-version"
 DATASETS_CLASS_FREQUENCY = "datasets-class-frequency"
+DATASETS_FREQUENCY_PICK = "datasets-frequency-pick"
+DATASETS_FREQUENCY_GRAPH = "datasets-frequency-graph"
 DATASETS_VAL_PER_CLASS = "datasets-val-per-class"
 DATASETS_TEST_FRACTION = "datasets-test-fraction"
 DATASETS_SPLIT_SEED = "datasets-split-seed"
@@ -98,10 +108,11 @@ RUN_CLASS_SEARCH = "run-class-search"
 RUN_CLASS_NAMES = "run-class-names"
 RUN_CLASS_PANEL = "run-class-panel"
 RUN_CLASS_SCROLL = "run-class-scroll"
-RUN_CLASS_LINK = "run-class-link"  # pattern-matching type: {"type": RUN_CLASS_LINK, "index": class index}
+RUN_CLASS_LINK = "run-class-link"  # pattern-matching: {"type": …, "index": class, "slot": where}
 RUN_CONFUSIONS = "run-confusions"
 RUN_CONFUSION_PAIRS = "run-confusion-pairs"
 RUN_DIFFICULTY_CHECK = "run-difficulty-check"
+RUN_DIFFICULTY_COUNT = "run-difficulty-count"
 RUN_DIFFICULTY_CHECK_NOTE = "run-difficulty-check-note"
 
 # compare page ("/compare")

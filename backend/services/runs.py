@@ -7,6 +7,7 @@ Workers own queued → running → succeeded | failed | cancelled (see ``worker/
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import shutil
 import time
@@ -50,6 +51,24 @@ def train_config(body: RunCreate) -> TrainConfig:
         raise Unprocessable("invalid training configuration", errors) from exc
 
 
+SPARKLINE_POINTS = 50
+
+
+def sparkline(history_json: str | None, points: int = SPARKLINE_POINTS) -> list[float]:
+    """At most ``points`` values of a per-epoch history, evenly spread, first and last kept ([] if unset
+    or unreadable)."""
+    try:
+        values = json.loads(history_json) if history_json else []
+    except ValueError:
+        return []
+    if not isinstance(values, list) or not all(isinstance(v, int | float) for v in values):
+        return []
+    if len(values) <= points:
+        return [float(v) for v in values]
+    step = (len(values) - 1) / (points - 1)
+    return [float(values[round(i * step)]) for i in range(points)]
+
+
 def _timestamp(value: float | None) -> datetime | None:
     return None if value is None else datetime.fromtimestamp(value, UTC)
 
@@ -77,6 +96,7 @@ def to_read(run: RunHash, *, cancel_requested: bool, now: float | None = None) -
         eta_s=eta,
         top1=run.top1,
         balanced_acc=run.balanced_acc,
+        balanced_acc_history=sparkline(run.balanced_acc_history),
         error=run.error,
         worker=run.worker,
         device=run.device,

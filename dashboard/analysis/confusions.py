@@ -90,7 +90,8 @@ def confusion_history(
     if class_index not in c.index:
         return None
     pos = c.index.index(class_index)
-    per_epoch = [{e.predicted: e.rate for e in r.confusions[pos]} for r in with_confusions]  # type: ignore[index]
+    # entries are ClassConfusion tuples, or plain [predicted, rate] lists in records read unchecked
+    per_epoch = [{int(e[0]): float(e[1]) for e in r.confusions[pos]} for r in with_confusions]  # type: ignore[index]
     totals: dict[int, float] = {}
     for rates in per_epoch:
         for predicted, rate in rates.items():

@@ -78,7 +78,7 @@ def class_history_figure(
 
 def confusion_history_figure(history: ConfusionHistory | None, name: str) -> go.Figure:
     """Rate over epochs of each class this class's images were most often predicted as."""
-    title = f"What {name} is predicted as, over epochs"
+    title = "Predicted as, over epochs"
     if history is None or not history.targets:
         message = (
             "No confusions recorded for this run (records from before confusions were kept)."

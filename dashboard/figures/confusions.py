@@ -24,7 +24,7 @@ def confusion_heatmap_figure(matrix: ConfusionMatrix, epoch: int) -> go.Figure:
             hovertemplate="true <b>%{y}</b> → predicted <b>%{x}</b><br>%{z:.1%} of its images<extra></extra>",
         ),
         layout=base_layout(
-            f"Confusions at epoch {epoch} (top {5} per class)",
+            f"Confusions · epoch {epoch}",
             "predicted class (head → tail)",
             "true class (head → tail)",
             xaxis={"type": "category", "showgrid": False, "tickangle": -45},

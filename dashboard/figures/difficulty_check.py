@@ -1,78 +1,59 @@
-"""'Is the difficulty right?': predicted difficulty against observed error and against class size."""
+"""'Is the difficulty right?': predicted difficulty against observed error, and against class size.
+
+Two separate figures (not subplots), so they sit side by side on a wide screen and stack on a phone.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from dashboard.analysis.difficulty_check import DifficultyCheck
-from dashboard.analysis.trend import log_ticks
-from dashboard.figures.style import GRID, INK, OKABE_ITO, base_layout
+from dashboard.figures.style import OKABE_ITO, base_layout, log_axis
 
 
 def _rho(value: float | None) -> str:
     return "ρ undefined" if value is None else f"Spearman ρ = {value:+.2f}"
 
 
-def difficulty_check_figure(check: DifficultyCheck) -> go.Figure:
-    """Two scatters of d_c at one epoch: against 1 − acc_c and against train count (log), with ρ."""
-    d_label = "difficulty d_c" if check.learned else "difficulty = 1 − val acc"
-    figure = make_subplots(
-        rows=1,
-        cols=2,
-        subplot_titles=[
-            f"vs observed error · {_rho(check.rho_error)}",
-            f"vs train images · {_rho(check.rho_count)}",
-        ],
-        horizontal_spacing=0.14,
+def _difficulty_label(check: DifficultyCheck) -> str:
+    return "difficulty d_c" if check.learned else "difficulty = 1 − val acc"
+
+
+def _points(check: DifficultyCheck, xs: Sequence[float], x_hover: str) -> go.Scattergl:
+    return go.Scattergl(
+        x=list(xs),
+        y=check.difficulty,
+        mode="markers",
+        customdata=[[n, i] for n, i in zip(check.names, check.indices, strict=True)],  # [1]: for clicks
+        marker={"color": OKABE_ITO[0], "size": 8, "opacity": 0.8, "line": {"width": 1, "color": "white"}},
+        hovertemplate=f"<b>%{{customdata[0]}}</b><br>{x_hover}<br>d = %{{y:.3f}}<extra></extra>",
     )
-    layout = base_layout(f"Is the difficulty right? · epoch {check.epoch}", "", "", showlegend=False)
-    del layout["xaxis"], layout["yaxis"]
-    figure.update_layout(layout)
-    custom = [[n, i] for n, i in zip(check.names, check.indices, strict=True)]
-    common = {
-        "mode": "markers",
-        "customdata": custom,
-        "marker": {"color": OKABE_ITO[0], "size": 8, "opacity": 0.8, "line": {"width": 1, "color": "white"}},
-    }
-    figure.add_trace(
-        go.Scattergl(
-            x=check.error,
-            y=check.difficulty,
-            hovertemplate="<b>%{customdata[0]}</b><br>error %{x:.1%}<br>d = %{y:.3f}<extra></extra>",
-            **common,
-        ),
-        row=1,
-        col=1,
+
+
+def difficulty_vs_error_figure(check: DifficultyCheck) -> go.Figure:
+    """d_c against the observed error 1 − acc_c on the evaluation split, with Spearman ρ."""
+    layout: dict[str, Any] = base_layout(
+        f"vs observed error · epoch {check.epoch}<br><sup>{_rho(check.rho_error)}</sup>",
+        f"observed error 1 − acc ({check.eval_split})",
+        _difficulty_label(check),
+        xaxis={"tickformat": ".0%"},
+        yaxis={"rangemode": "tozero"},
+        showlegend=False,
     )
-    figure.add_trace(
-        go.Scattergl(
-            x=check.train_counts,
-            y=check.difficulty,
-            hovertemplate="<b>%{customdata[0]}</b><br>%{x} train images<br>d = %{y:.3f}<extra></extra>",
-            **common,
-        ),
-        row=1,
-        col=2,
+    return go.Figure(_points(check, check.error, "error %{x:.1%}"), layout=layout)
+
+
+def difficulty_vs_count_figure(check: DifficultyCheck) -> go.Figure:
+    """d_c against train images (log x), with Spearman ρ."""
+    layout = base_layout(
+        f"vs train images · epoch {check.epoch}<br><sup>{_rho(check.rho_count)}</sup>",
+        "train images (log)",
+        _difficulty_label(check),
+        xaxis=log_axis(check.train_counts),
+        yaxis={"rangemode": "tozero"},
+        showlegend=False,
     )
-    axis = {"gridcolor": GRID, "linecolor": INK}
-    figure.update_yaxes({**axis, "title": {"text": d_label}, "rangemode": "tozero"}, row=1, col=1)
-    figure.update_yaxes({**axis, "rangemode": "tozero"}, row=1, col=2)
-    figure.update_xaxes(
-        {**axis, "title": {"text": f"observed error 1 − acc ({check.eval_split})"}, "tickformat": ".0%"},
-        row=1,
-        col=1,
-    )
-    ticks = log_ticks(check.train_counts)
-    figure.update_xaxes(
-        {
-            **axis,
-            "type": "log",
-            "title": {"text": "train images (log)"},
-            "tickvals": ticks,
-            "ticktext": [f"{t:,}" for t in ticks],
-        },
-        row=1,
-        col=2,
-    )
-    return figure
+    return go.Figure(_points(check, check.train_counts, "%{x} train images"), layout=layout)

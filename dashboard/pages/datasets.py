@@ -1,5 +1,6 @@
-"""Datasets ("/"): upload a manifest CSV, a zip bundle or a zip of image folders, or register image folders
-on the server; see the class histogram, generated splits or row errors; download manifests; list all."""
+"""Datasets ("/datasets"): upload a manifest CSV, a zip bundle or a zip of image folders, or register image
+folders on the server; see the class histogram, generated splits or row errors; download manifests;
+list all; the class frequencies of any dataset."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from dashboard import ids
 from dashboard.api_client import ApiClient, ApiError, ApiValidationError, SplitSettings
 from dashboard.components.a11y import aria
 from dashboard.components.alerts import alert
+from dashboard.components.class_frequencies import class_frequency_section, register_class_frequency_callbacks
 from dashboard.components.errors_table import row_errors_table
 from dashboard.components.layout import field as form_field
 from dashboard.components.layout import section
@@ -26,7 +28,7 @@ from difficultynet.manifest import DEFAULT_TEST_FRACTION, DEFAULT_VAL_PER_CLASS,
 
 logger = logging.getLogger(__name__)
 
-PATH = "/"
+PATH = "/datasets"
 # No ``accept`` filter on the drop zone: the browser would drop other files without a word, so the
 # callback sees every file and names what is accepted (``handle_upload``).
 
@@ -130,6 +132,7 @@ def layout(max_upload_mb: float = 256.0, **_query: str) -> html.Div:
                 dcc.Loading(html.Div(id=ids.DATASETS_LIST), type="dot"),
                 section_id="datasets-list-section",
             ),
+            class_frequency_section(),
         ]
     )
 
@@ -403,6 +406,8 @@ def load_datasets(api: ApiClient) -> tuple[Component, Component | None]:
 
 
 def register_callbacks(app: Dash, api: ApiClient) -> None:
+    register_class_frequency_callbacks(app, api)
+
     @app.callback(
         Output(ids.DATASETS_UPLOAD_RESULT, "children"),
         Output(ids.DATASETS_VERSION, "data"),

@@ -17,6 +17,7 @@ CLASS_INDEX_AT: dict[str, int | None] = {
     ids.RUN_SCATTER: 4,
     ids.RUN_GAINS: 3,
     ids.RUN_DIFFICULTY_CHECK: 1,
+    ids.RUN_DIFFICULTY_COUNT: 1,
     ids.RUN_CONFUSIONS: None,
 }
 CLASS_NAME_AT: dict[str, str] = {ids.RUN_HEATMAP: "x"}  # graph id -> point field holding the class name

@@ -128,6 +128,13 @@ class RunRead(BaseModel):
     eta_s: float | None = Field(None, description="estimated seconds left, from the mean epoch time")
     top1: float | None = Field(None, description="top-1 accuracy of the last finished epoch")
     balanced_acc: float | None = None
+    balanced_acc_history: list[float] = Field(
+        default_factory=list,
+        description=(
+            "balanced accuracy over the epochs so far, oldest first, for a sparkline: every epoch up to 50, "
+            "else 50 epochs spread evenly (the first and the last included)"
+        ),
+    )
     error: str | None = None
     worker: str | None = Field(None, description="Celery worker host and process that ran it last")
     device: str | None = Field(None, description="device the worker trained on (e.g. cpu, cuda:0)")

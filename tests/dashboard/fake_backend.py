@@ -108,6 +108,7 @@ class FakeBackend:
         run["eta_s"] = 12.5 * (run["epochs_total"] - run["epoch"]) if records else None
         run["top1"] = records[-1].top1 if records else None
         run["balanced_acc"] = records[-1].balanced_acc if records else None
+        run["balanced_acc_history"] = [r.balanced_acc for r in records][:50]  # the API spreads 50 over more
 
     def paths(self) -> list[str]:
         return [f"{r.method} {r.url.path}?{r.url.query.decode()}".rstrip("?") for r in self.requests]

@@ -12,6 +12,7 @@ from dashboard import ids
 from dashboard.analysis.columns import Metric
 from dashboard.api_client import ApiClient
 from dashboard.pages.run import baseline, downloads, epoch_views
+from dashboard.pages.run import layout as run_page_layout
 from dashboard.pages.run.live import RunPollUpdate, poll
 from dashboard.run_view.state import RunViewState
 from difficultynet.synthetic import synthetic_records
@@ -108,7 +109,7 @@ def test_backend_down_keeps_the_figures_and_keeps_polling(backend: FakeBackend, 
     backend.down = True
     update, after = tick(api, run_id, state, slider=2)
     assert "cannot reach the backend" in text_of(update.alert)
-    assert update.curves is no_update and update.interval_disabled is no_update and after == state
+    assert update.curves is no_update and update.interval_disabled is False and after == state
     backend.down = False
     recovered, _ = tick(api, run_id, state, slider=2)
     assert recovered.alert is None  # the warning goes away by itself
@@ -146,7 +147,7 @@ def test_epoch_views_build_the_scatter_once_then_patch_it(backend: FakeBackend, 
     first = epoch_views.epoch_views_update(api, run_id, 3, True, None)
     assert isinstance(first.scatter, go.Figure) and first.scatter_state == f"{run_id}:6"
     assert "epoch 3" in first.scatter.layout.title.text
-    assert "epoch 3" in first.check.layout.title.text and "Spearman" in first.check.layout.annotations[0].text
+    assert "epoch 3" in first.check.layout.title.text and "Spearman" in first.check_count.layout.title.text
     assert "epoch 3" in first.confusions.layout.title.text and "Most confused pairs" in text_of(first.pairs)
     again = epoch_views.epoch_views_update(api, run_id, 1, False, first.scatter_state)
     assert isinstance(again.scatter, Patch) and again.scatter_state is no_update
@@ -268,3 +269,10 @@ def test_the_epoch_box_moves_the_slider_clamped_and_follows_it() -> None:
     assert epoch_views.epoch_box_sync(True, 5, 5, 5) == (no_update, 5)  # already there: no new request
     assert epoch_views.epoch_box_sync(True, None, 4, 5) == (no_update, 4)  # unreadable: the box shows 4 again
     assert epoch_views.epoch_box_sync(False, 1, 4, 5) == (no_update, 4)  # the slider moved: the box follows
+
+
+def test_the_layout_builds_with_every_section() -> None:
+    text = text_of(run_page_layout("a" * 32))
+    for section_id in ("run-scatter-section", "run-class-section", "run-confusions-section",
+                       "run-difficulty-check-section", ids.RUN_EPOCH_INPUT):  # fmt: skip
+        assert section_id in text

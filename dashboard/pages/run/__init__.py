@@ -111,12 +111,23 @@ def register_callbacks(app: Dash, api: ApiClient) -> None:
         metric = metric if metric in METRICS else "difficulty"
         return poll(api, run_id, RunViewState.load(view_state), metric, picks, slider_value).as_outputs()
 
+    # One tick at a time: the timer pauses when it fires and the tick's answer restarts it (or stops it for
+    # good). Dash drops a pending answer when the same callback fires again, so a tick slower than the
+    # interval (a first load at 1000 classes) would otherwise never land.
+    app.clientside_callback(
+        "function (_n) { return true; }",
+        Output(ids.RUN_INTERVAL, "disabled", allow_duplicate=True),
+        Input(ids.RUN_INTERVAL, "n_intervals"),
+        prevent_initial_call=True,
+    )
+
     @app.callback(
         Output(ids.RUN_SCATTER, "figure"),
         Output(ids.RUN_SCATTER_STATE, "data"),
         Output(ids.RUN_CONFUSIONS, "figure"),
         Output(ids.RUN_CONFUSION_PAIRS, "children"),
         Output(ids.RUN_DIFFICULTY_CHECK, "figure"),
+        Output(ids.RUN_DIFFICULTY_COUNT, "figure"),
         Output(ids.RUN_DIFFICULTY_CHECK_NOTE, "children"),
         Input(ids.RUN_EPOCH_SLIDER, "value"),
         Input(ids.RUN_TREND, "value"),
@@ -135,7 +146,7 @@ def register_callbacks(app: Dash, api: ApiClient) -> None:
         Output(ids.RUN_CLASS_SELECTED, "data"),
         Output(ids.RUN_CLASS_SEARCH, "value"),
         Input(ids.RUN_CLASS_SEARCH, "value"),
-        Input({"type": ids.RUN_CLASS_LINK, "index": ALL}, "n_clicks"),
+        Input({"type": ids.RUN_CLASS_LINK, "index": ALL, "slot": ALL}, "n_clicks"),
         *(Input(graph_id, "clickData") for graph_id in clickable),
         State(ids.RUN_CLASS_NAMES, "data"),
         prevent_initial_call=True,

@@ -29,11 +29,13 @@ def thumbnail_url(run_id: str, row: int) -> str:
     return f"{THUMBNAIL_PREFIX}/{run_id}/{row}"
 
 
-def class_link(index: int, name: str) -> html.Button:
-    """A class name that opens its panel (one pattern-matching callback serves every such link)."""
-    return html.Button(
-        name, id={"type": ids.RUN_CLASS_LINK, "index": index}, className="class-link", n_clicks=0
-    )
+def class_link(index: int, name: str, slot: str) -> html.Button:
+    """A class name that opens its panel (one pattern-matching callback serves every such link).
+
+    ``slot`` tells apart links to the same class on one page (Dash needs every id to be unique).
+    """
+    link_id = {"type": ids.RUN_CLASS_LINK, "index": index, "slot": slot}
+    return html.Button(name, id=link_id, className="class-link", n_clicks=0)
 
 
 def empty_panel() -> html.P:
@@ -53,11 +55,10 @@ def _facts(name: str, counts: DatasetClass | None, record: EpochRecord, pos: int
         ("Train images", str(counts.train if counts else c.train_count[pos])),
         ("Val images", str(counts.val) if counts else "–"),
         ("Test images", str(counts.test) if counts else "–"),
-        (
-            f"At epoch {record.epoch}",
-            f"d {c.difficulty[pos]:.3f} · w {c.weight[pos]:.3f} · "
-            f"val {percent(c.val_acc[pos])} · test {percent(c.test_acc[pos])}",
-        ),
+        (f"d at epoch {record.epoch}", f"{c.difficulty[pos]:.3f}"),
+        ("w", f"{c.weight[pos]:.3f}"),
+        ("val acc", percent(c.val_acc[pos])),
+        ("test acc", percent(c.test_acc[pos])),
     ]
     return html.Dl(
         [html.Div([html.Dt(k), html.Dd(v)], className="fact") for k, v in facts], className="facts-inline"
@@ -73,8 +74,10 @@ def _confusions_at(record: EpochRecord, pos: int, names: Sequence[str]) -> Compo
             f"At epoch {record.epoch}, none of its images was predicted as another class.", className="muted"
         )
     rows = [
-        html.Tr([html.Td(class_link(e.predicted, names[e.predicted])), html.Td(percent(e.rate))])
-        for e in entries
+        html.Tr(
+            [html.Td(class_link(e.predicted, names[e.predicted], f"panel-{i}")), html.Td(percent(e.rate))]
+        )
+        for i, e in enumerate(entries)
     ]
     header = html.Thead(
         html.Tr([html.Th("Predicted as", scope="col"), html.Th("Share of its images", scope="col")])
@@ -99,7 +102,6 @@ def _hardest_at(run_id: str, record: EpochRecord, pos: int, names: Sequence[str]
                     html.Img(
                         src=thumbnail_url(run_id, e.row),
                         alt=f"{true_name} image (row {e.row}), predicted {names[e.predicted]}",
-                        loading="lazy",
                         className="thumb",
                     ),
                     html.Figcaption(
@@ -125,21 +127,22 @@ def class_panel(
         return empty_panel()
     try:
         run = api.get_run(run_id)
-        records = api.epochs(run_id)
+        records = api.epochs(run_id, explore=False)
+        history = class_history(records, class_index)
+        pos = position_of(records, class_index)
+        if history is None or pos is None:
+            return alert(f"Class {class_index} is not in this run's records (yet).", "info")
+        shown = epoch if epoch and any(r.epoch == epoch for r in records) else records[-1].epoch
+        at = api.epoch(run_id, shown) or records[-1]  # this one epoch with its exploration columns checked
     except ApiError as exc:
         return alert(exc.message)
-    history = class_history(records, class_index)
-    pos = position_of(records, class_index)
-    if history is None or pos is None:
-        return alert(f"Class {class_index} is not in this run's records (yet).", "info")
-    at = next((r for r in records if r.epoch == epoch), records[-1])
     names = [name for _, name in sorted(zip(at.classes.index, at.classes.name, strict=True))]
     counts = _dataset_class(api, run.dataset_id, class_index)
     baseline, baseline_label = None, "baseline"
     if baseline_id and baseline_id != run_id:
         try:
             baseline_run = api.get_run(baseline_id)
-            baseline = class_history_by_name(api.epochs(baseline_id), history.name)
+            baseline = class_history_by_name(api.epochs(baseline_id, explore=False), history.name)
             baseline_label = f"{baseline_run.config.method} run {short_id(baseline_id)}"
         except ApiError:
             baseline = None  # the panel still shows this run; the baseline may have been deleted

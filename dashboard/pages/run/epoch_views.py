@@ -17,7 +17,7 @@ from dashboard.analysis.confusions import HEATMAP_CLASS_LIMIT, confusion_matrix,
 from dashboard.analysis.difficulty_check import DifficultyCheck, difficulty_check
 from dashboard.api_client import ApiClient, ApiError
 from dashboard.figures.confusions import confusion_heatmap_figure
-from dashboard.figures.difficulty_check import difficulty_check_figure
+from dashboard.figures.difficulty_check import difficulty_vs_count_figure, difficulty_vs_error_figure
 from dashboard.figures.scatter import frequency_scatter_figure, frequency_scatter_patch
 from dashboard.figures.style import placeholder_figure
 from dashboard.formatting import percent
@@ -37,10 +37,19 @@ class EpochViewsUpdate:
     confusions: Any = no_update
     pairs: Any = no_update
     check: Any = no_update
+    check_count: Any = no_update
     check_note: Any = no_update
 
     def as_outputs(self) -> tuple[Any, ...]:
-        return self.scatter, self.scatter_state, self.confusions, self.pairs, self.check, self.check_note
+        return (
+            self.scatter,
+            self.scatter_state,
+            self.confusions,
+            self.pairs,
+            self.check,
+            self.check_count,
+            self.check_note,
+        )
 
 
 def epoch_views_update(
@@ -60,7 +69,8 @@ def epoch_views_update(
     update.scatter, update.scatter_state = scatter_update(record, run_id, trend, drawn_for)
     update.confusions, update.pairs = confusions_view(record)
     check = difficulty_check(record)
-    update.check = difficulty_check_figure(check)
+    update.check = difficulty_vs_error_figure(check)
+    update.check_count = difficulty_vs_count_figure(check)
     update.check_note = difficulty_check_note(check)
     return update
 
@@ -106,13 +116,13 @@ def pairs_table(record: EpochRecord) -> Component:
     rows = [
         html.Tr(
             [
-                html.Td(class_link(p.true_index, p.true_name)),
-                html.Td(class_link(p.predicted_index, p.predicted_name)),
+                html.Td(class_link(p.true_index, p.true_name, f"pairs-{i}-true")),
+                html.Td(class_link(p.predicted_index, p.predicted_name, f"pairs-{i}-predicted")),
                 html.Td(percent(p.rate)),
                 html.Td(f"{p.true_train} → {p.predicted_train}"),
             ]
         )
-        for p in pairs
+        for i, p in enumerate(pairs)
     ]
     return html.Div(
         [

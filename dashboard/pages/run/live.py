@@ -88,6 +88,7 @@ def _stop_polling(update: RunPollUpdate) -> RunPollUpdate:
 
 def _unreachable(update: RunPollUpdate, error: ApiError) -> RunPollUpdate:
     # keep polling: the backend may come back; the figures keep what they show
+    update.interval_disabled = False  # the timer pauses while a tick is in flight (see the page module)
     update.alert = alert(f"{error.message}. Retrying every few seconds…", "warning")
     return update
 
@@ -116,7 +117,7 @@ def poll(
     fetch = plan_fetch(state, run_id, metric, picks)
     # the status was read before the records: if it is terminal, the records below are complete
     try:
-        records = api.epochs(run_id, after=fetch.after)
+        records = api.epochs(run_id, after=fetch.after, explore=False)
     except ApiNotFound:
         update.alert = alert(f"Run {run_id} was deleted.")
         update.interval_disabled = True

@@ -118,7 +118,6 @@ def scatter_section() -> html.Section:
                     step=1,
                     debounce=True,
                     className="input epoch-input",
-                    **aria(label="Epoch to show (Enter applies)"),
                 ),
                 html.Div(
                     dcc.Slider(
@@ -216,7 +215,17 @@ def difficulty_check_section() -> html.Section:
     return section(
         "Is the difficulty right?",
         html.P(id=ids.RUN_DIFFICULTY_CHECK_NOTE, className="muted"),
-        graph(ids.RUN_DIFFICULTY_CHECK, "Is the difficulty right?", height=420),
+        html.Div(
+            [
+                html.Div(
+                    graph(ids.RUN_DIFFICULTY_CHECK, "vs observed error", height=400), className="panel-column"
+                ),
+                html.Div(
+                    graph(ids.RUN_DIFFICULTY_COUNT, "vs train images", height=400), className="panel-column"
+                ),
+            ],
+            className="panel-row",
+        ),
         section_id="run-difficulty-check-section",
     )
 
