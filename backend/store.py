@@ -1,4 +1,4 @@
-"""The API's only access to Redis keys (layout: ``docs/architecture.md``, names: ``difficultynet.protocol``).
+"""The API's only access to Redis keys (layout: ``docs/architecture.md``; key names: ``service_contracts``).
 
 Datasets are JSON documents; runs are hashes whose values are strings. :class:`RunHash` parses a run
 hash into typed fields so the rest of the API never handles raw Redis strings.

@@ -1,6 +1,6 @@
 """Publishes each finished epoch: stream entry, run-hash progress, latest weights export.
 
-Exactly-once by construction: the stream entry id is ``<epoch>-0`` (``difficultynet.protocol``), so
+Exactly-once by construction: the stream entry id is ``<epoch>-0`` (``service_contracts.protocol``), so
 Redis itself rejects a second copy of an epoch (a resumed run re-reports its checkpointed epochs; a
 retried XADD whose reply was lost comes back as a duplicate). Self-healing: before every write the
 reporter compares the stream's last epoch with the epochs it has seen and re-adds the missing tail, e.g.
