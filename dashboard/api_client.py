@@ -19,9 +19,11 @@ from dashboard.models import (
     EpochPage,
     EpochSummaryPage,
     FieldError,
+    RecordReading,
     Run,
     RunCreate,
     RunList,
+    read_core_page,
 )
 from difficultynet.contracts.records import EpochRecord
 
@@ -266,27 +268,38 @@ class ApiClient:
         self._request("DELETE", f"/runs/{run_id}", f"Deleting run {run_id[:8]}")
 
     def epoch_page(
-        self, run_id: str, *, after: int = 0, limit: int | None = None, explore: bool = True
+        self, run_id: str, *, after: int = 0, limit: int | None = None, reading: RecordReading = "all"
     ) -> EpochPage:
         """Records of the epochs after ``after`` (1-based), oldest first; at most ``limit`` of them.
 
-        ``explore=False``: records as :class:`EpochSummary` (exploration columns unchecked, much faster
-        to read at many classes); for curves and histories that never look at most of them.
+        ``reading``: how much of each record to read (:data:`dashboard.models.RecordReading`); curves and
+        histories never look at most of the exploration columns, which dominate a record at many classes.
         """
         params: dict[str, int] = {"after": after}
         if limit is not None:
             params["limit"] = limit
         what = f"Epochs of run {run_id[:8]}"
-        model: type[EpochPage] = EpochPage if explore else EpochSummaryPage
-        page = self._parse(model, self._request("GET", f"/runs/{run_id}/epochs", what, params=params), what)
+        response = self._request("GET", f"/runs/{run_id}/epochs", what, params=params)
+        page = self._parse_page(response, what, reading)
         if limit is not None and len(page.records) > limit:  # a backend without `limit` sends everything
             return page.model_copy(update={"records": page.records[:limit]})
         return page
 
     def epochs(
-        self, run_id: str, *, after: int = 0, limit: int | None = None, explore: bool = True
+        self, run_id: str, *, after: int = 0, limit: int | None = None, reading: RecordReading = "all"
     ) -> list[EpochRecord]:
-        return self.epoch_page(run_id, after=after, limit=limit, explore=explore).records
+        return self.epoch_page(run_id, after=after, limit=limit, reading=reading).records
+
+    def _parse_page(self, response: httpx.Response, what: str, reading: RecordReading) -> EpochPage:
+        if reading == "all":
+            return self._parse(EpochPage, response, what)
+        if reading == "unchecked":
+            return self._parse(EpochSummaryPage, response, what)
+        try:
+            return read_core_page(response.content)
+        except ValidationError as exc:
+            logger.error("unexpected response to %s: %s", what, exc)
+            raise ApiError(f"{what}: the backend sent a response the dashboard does not understand") from exc
 
     def epoch(self, run_id: str, epoch: int) -> EpochRecord | None:
         """The record of one epoch, or None when it is not there (yet)."""

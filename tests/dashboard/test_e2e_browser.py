@@ -24,7 +24,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+from browser_helpers import click_point, open_tab, require_chromium, wait_for_plot
+from playwright.sync_api import Browser, Page
 
 from difficultynet.export import validate_weights_export
 from stack.redis_server import free_port
@@ -32,21 +33,11 @@ from stack.testing.live_stack import REPO_ROOT, LiveStack
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
-CHROMIUM = Path(os.environ.get("DNET_CHROMIUM", "/usr/bin/chromium"))  # Debian's chromium
-CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-    "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync",
-]  # fmt: skip
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 TOKEN = "e2e-secret-token"
 TRAIN_TIMEOUT_MS = 240_000
-UI_TIMEOUT_MS = 30_000
 
-if not CHROMIUM.exists():
-    missing = f"{CHROMIUM} not installed (apt-get install chromium chromium-driver)"
-    if os.environ.get("DNET_REQUIRE_BROWSER"):  # CI (.ci/run): a skipped browser test is a failure there
-        pytest.fail(f"DNET_REQUIRE_BROWSER is set but {missing}", pytrace=False)
-    pytest.skip(missing, allow_module_level=True)
+require_chromium()
 
 
 def bundle_from_manifest(manifest: Path) -> bytes:
@@ -112,34 +103,11 @@ def dashboard_url(stack: LiveStack) -> Iterator[str]:
             process.wait()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
-
-
-@pytest.fixture
-def console_errors() -> list[str]:
-    return []
-
-
 @pytest.fixture
 def page(browser: Browser, console_errors: list[str]) -> Iterator[Page]:
-    """A fresh tab; console messages of level ``error`` and uncaught exceptions land in ``console_errors``."""
-    context = browser.new_context(viewport={"width": 1360, "height": 1000}, accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(UI_TIMEOUT_MS)
-
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            console_errors.append(message.text)
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda exc: console_errors.append(str(exc)))
-    yield page
-    context.close()
+    tab = open_tab(browser, console_errors)
+    yield tab
+    tab.context.close()
 
 
 def screenshot(page: Page, name: str) -> Path:
@@ -282,6 +250,22 @@ def test_upload_train_watch_compare_and_export(
     )
     shot = screenshot(p, "run-page")
     assert shot.stat().st_size > 10_000
+
+    # 5b. click a class on the scatter: its panel, with its confusions and its hardest test images,
+    # which come from the API's thumbnails route through the dashboard's relay
+    trace, name = p.evaluate(
+        "() => { const data = document.querySelector('#run-scatter .js-plotly-plot')._fullData;"
+        " const t = data.findIndex(d => d.x && d.x.length > 0); return [t, data[t].customdata[0][0]]; }"
+    )
+    click_point(p, "run-scatter", trace, 0)
+    p.wait_for_selector(f"#run-class-panel h3 >> text={name}")
+    assert "Top confusions at epoch 2" in p.inner_text("#run-class-panel")
+    p.wait_for_function(
+        "() => { const imgs = [...document.querySelectorAll('#run-class-panel img.thumb')];"
+        " return imgs.length > 0 && imgs.every(i => i.complete && i.naturalWidth > 0); }"
+    )
+    wait_for_plot(p, "run-confusions", "epoch 2")
+    p.locator("#run-class-section").screenshot(path=str(ARTIFACTS / "class-panel-real-run.png"))
 
     # 6. export: the downloaded weights JSON matches the difficulty-weights/v1 schema
     with p.expect_download() as download_info:

@@ -9,15 +9,15 @@ same pages against the real stack. Screenshots (1280 and 390 px wide) go to ``te
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from browser_helpers import click_point, open_tab, require_chromium, wait_for_plot
 from fake_backend import FakeBackend
-from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 from werkzeug.serving import make_server
 
 from dashboard.app import create_app
@@ -27,23 +27,10 @@ from stack.redis_server import free_port
 
 pytestmark = [pytest.mark.browser]
 
-CHROMIUM = Path(os.environ.get("DNET_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--no-first-run",
-]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-UI_TIMEOUT_MS = 30_000
 EPOCHS = 6
 
-if not CHROMIUM.exists():
-    missing = f"{CHROMIUM} not installed (apt-get install chromium chromium-driver)"
-    if os.environ.get("DNET_REQUIRE_BROWSER"):
-        pytest.fail(f"DNET_REQUIRE_BROWSER is set but {missing}", pytrace=False)
-    pytest.skip(missing, allow_module_level=True)
+require_chromium()
 
 
 class Seeded:
@@ -91,31 +78,8 @@ def dashboard_url(seeded: Seeded) -> Iterator[str]:
         thread.join(10)
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
-
-
-@pytest.fixture
-def console_errors() -> list[str]:
-    return []
-
-
 def open_page(browser: Browser, console_errors: list[str], width: int = 1280) -> Page:
-    context = browser.new_context(viewport={"width": width, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(UI_TIMEOUT_MS)
-
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            console_errors.append(message.text)
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda exc: console_errors.append(str(exc)))
-    return page
+    return open_tab(browser, console_errors, width=width, height=900)
 
 
 @pytest.fixture
@@ -130,31 +94,6 @@ def shot(page: Page, selector: str, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.locator(selector).screenshot(path=str(path))
     return path
-
-
-def wait_for_plot(page: Page, graph_id: str, title_part: str) -> None:
-    page.wait_for_function(
-        "([id, part]) => { const el = document.querySelector(`#${id} .js-plotly-plot`);"
-        " return el && el.layout && el.layout.title && el.layout.title.text.includes(part); }",
-        arg=[graph_id, title_part],
-    )
-
-
-def click_point(page: Page, graph_id: str, trace: int, point: int) -> None:
-    """A real mouse click on one point of a plotly trace, at the pixel plotly drew it."""
-    x, y = page.evaluate(
-        """([id, t, i]) => {
-            const el = document.querySelector(`#${id} .js-plotly-plot`);
-            el.scrollIntoView({block: 'center'});
-            const trace = el._fullData[t], xa = el._fullLayout[trace.xaxis.replace('x', 'xaxis')],
-                  ya = el._fullLayout[trace.yaxis.replace('y', 'yaxis')];
-            const box = el.getBoundingClientRect();
-            return [box.left + xa._offset + xa.c2p(trace.x[i]), box.top + ya._offset + ya.c2p(trace.y[i])];
-        }""",
-        [graph_id, trace, point],
-    )
-    page.mouse.move(x, y)
-    page.mouse.click(x, y)
 
 
 def test_click_a_class_on_the_scatter_opens_its_panel_with_confusions_and_thumbnails(

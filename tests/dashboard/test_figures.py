@@ -10,8 +10,14 @@ from dash import Patch
 
 from dashboard.analysis import columns
 from dashboard.analysis import gains as analysis_gains
+from dashboard.analysis.class_history import class_history
+from dashboard.analysis.confusions import confusion_matrix
+from dashboard.analysis.difficulty_check import difficulty_check
 from dashboard.figures import compare, curves, datasets, heatmap, scatter, style
 from dashboard.figures import gains as gains_fig
+from dashboard.figures.class_panel import class_history_figure
+from dashboard.figures.confusions import confusion_heatmap_figure
+from dashboard.figures.difficulty_check import difficulty_vs_count_figure, difficulty_vs_error_figure
 from difficultynet.records import EpochRecord
 from difficultynet.synthetic import record_from_columns, synthetic_dataset, synthetic_records
 
@@ -230,3 +236,39 @@ def test_gains_legend_sits_below_the_axis_title_and_mean_lines_differ() -> None:
     assert fig.layout.legend.yref == "container" and fig.layout.legend.y == 0
     dashes = [t.line.dash for t in fig.data if t.type == "scatter"]
     assert len(dashes) == 3 and len(set(dashes)) == 3
+
+
+# -- exploration views ------------------------------------------------------------------------------
+
+
+def test_class_history_figure_draws_class_median_and_baseline_in_four_panels() -> None:
+    records = synthetic_records(6, 2)
+    history = class_history(records, 5)
+    assert history is not None
+    fig = class_history_figure(history, class_history(synthetic_records(6, 3, seed=4), 5), "ce run 1")
+    assert len(fig.data) == 12 and [t.name for t in fig.data[:3]] == [
+        "class_0005",
+        "median class",
+        "class_0005 in ce run 1",
+    ]
+    assert list(fig.data[0].y) == [r.classes.difficulty[5] for r in records]
+    assert (
+        fig.layout.xaxis.dtick == 1 and fig.layout.yaxis3.tickformat == ".0%"
+    )  # whole epochs; accuracies in %
+    assert sum(t.showlegend for t in fig.data) == 3  # one legend entry per series, not per panel
+
+
+def test_confusion_heatmap_and_difficulty_figures_carry_the_class_for_clicks() -> None:
+    record = synthetic_records(6, 3)[-1]
+    matrix = confusion_matrix(record)
+    assert matrix is not None
+    heat = confusion_heatmap_figure(matrix, 3).data[0]
+    assert list(heat.x) == list(heat.y) == matrix.names and heat.customdata[2][0] == matrix.indices[2]
+    check = difficulty_check(record)
+    error, count = difficulty_vs_error_figure(check), difficulty_vs_count_figure(check)
+    assert "Spearman ρ" in error.layout.title.text and "epoch 3" in count.layout.title.text
+    assert [
+        c[1] for c in error.data[0].customdata
+    ] == record.classes.index and count.layout.xaxis.type == "log"
+    ce = difficulty_vs_error_figure(difficulty_check(synthetic_records(6, 1, method="ce")[0]))
+    assert ce.layout.yaxis.title.text == "difficulty = 1 − val acc"

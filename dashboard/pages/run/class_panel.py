@@ -13,7 +13,7 @@ from dashboard import ids
 from dashboard.analysis.class_history import class_history, class_history_by_name, position_of
 from dashboard.analysis.columns import GROUP_LABELS
 from dashboard.analysis.confusions import confusion_history
-from dashboard.api_client import ApiClient, ApiError, ApiNotFound
+from dashboard.api_client import ApiClient, ApiError
 from dashboard.components.alerts import alert
 from dashboard.figures.class_panel import class_history_figure, confusion_history_figure
 from dashboard.formatting import percent, short_id
@@ -21,6 +21,7 @@ from dashboard.models import DatasetClass
 from difficultynet.records import EpochRecord
 
 THUMBNAIL_PREFIX = "/thumbnails"
+CONFUSION_EPOCHS = 20  # the "predicted as, over epochs" chart covers this many latest epochs
 
 
 def thumbnail_url(run_id: str, row: int) -> str:
@@ -127,13 +128,15 @@ def class_panel(
         return empty_panel()
     try:
         run = api.get_run(run_id)
-        records = api.epochs(run_id, explore=False)
+        records = api.epochs(run_id, reading="core")
         history = class_history(records, class_index)
         pos = position_of(records, class_index)
         if history is None or pos is None:
             return alert(f"Class {class_index} is not in this run's records (yet).", "info")
         shown = epoch if epoch and any(r.epoch == epoch for r in records) else records[-1].epoch
         at = api.epoch(run_id, shown) or records[-1]  # this one epoch with its exploration columns checked
+        # confusions over the latest epochs only: reading every class's top-k of every epoch is what costs
+        recent = api.epochs(run_id, after=max(0, records[-1].epoch - CONFUSION_EPOCHS), reading="unchecked")
     except ApiError as exc:
         return alert(exc.message)
     names = [name for _, name in sorted(zip(at.classes.index, at.classes.name, strict=True))]
@@ -142,7 +145,7 @@ def class_panel(
     if baseline_id and baseline_id != run_id:
         try:
             baseline_run = api.get_run(baseline_id)
-            baseline = class_history_by_name(api.epochs(baseline_id, explore=False), history.name)
+            baseline = class_history_by_name(api.epochs(baseline_id, reading="core"), history.name)
             baseline_label = f"{baseline_run.config.method} run {short_id(baseline_id)}"
         except ApiError:
             baseline = None  # the panel still shows this run; the baseline may have been deleted
@@ -174,7 +177,7 @@ def class_panel(
                     html.Div(
                         dcc.Graph(
                             figure=confusion_history_figure(
-                                confusion_history(records, class_index), history.name
+                                confusion_history(recent, class_index), history.name
                             ),
                             config={"displaylogo": False, "responsive": True},
                             className="graph",
@@ -199,6 +202,6 @@ def class_panel(
 def _dataset_class(api: ApiClient, dataset_id: str, class_index: int) -> DatasetClass | None:
     try:
         dataset = api.get_dataset(dataset_id)
-    except (ApiNotFound, ApiError):
+    except ApiError:  # counts are a nicety: the panel reads the rest from the records
         return None
     return next((c for c in dataset.classes if c.index == class_index), None)
