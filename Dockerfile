@@ -22,6 +22,7 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
 
 COPY README.md ./
 COPY difficultynet ./difficultynet
+COPY service_contracts ./service_contracts
 COPY backend ./backend
 COPY worker ./worker
 COPY dashboard ./dashboard

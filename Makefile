@@ -13,7 +13,7 @@ BIN := $(VENV)/bin
 RUNTIME_STAMP := $(VENV)/.install-stamp
 TEST_STAMP := $(VENV)/.install-test-stamp
 PIP_FLAGS ?= --disable-pip-version-check
-PACKAGES := difficultynet backend worker dashboard stack
+PACKAGES := difficultynet service_contracts backend worker dashboard stack
 # Extra arguments, e.g. `make run UP_ARGS="--api-port 9000"` or `make test PYTEST_ARGS="-k stack -x"`.
 UP_ARGS ?=
 PYTEST_ARGS ?=

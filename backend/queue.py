@@ -11,7 +11,7 @@ from typing import Any
 from celery import Celery
 
 from backend.settings import Settings
-from difficultynet.protocol import QUEUE_GPU, TASK_TRAIN
+from service_contracts.protocol import QUEUE_GPU, TASK_TRAIN
 
 logger = logging.getLogger(__name__)
 

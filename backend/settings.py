@@ -12,7 +12,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from difficultynet.manifest import DEFAULT_MAX_ROWS
-from difficultynet.settings_types import OptionalToken
+from service_contracts.settings_types import OptionalToken
 
 MIB = 1024 * 1024
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})

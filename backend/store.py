@@ -1,4 +1,4 @@
-"""The API's only access to Redis keys (layout: ``docs/architecture.md``, names: ``difficultynet.protocol``).
+"""The API's only access to Redis keys (layout: ``docs/architecture.md``; key names: ``service_contracts``).
 
 Datasets are JSON documents; runs are hashes whose values are strings. :class:`RunHash` parses a run
 hash into typed fields so the rest of the API never handles raw Redis strings.
@@ -14,15 +14,16 @@ from typing import Any, Literal, cast
 import redis.asyncio as aioredis
 from pydantic import BaseModel, ValidationError
 
-from difficultynet import protocol
+from difficultynet.contracts.api import RUN_STATUSES, TERMINAL_STATUSES
 from difficultynet.manifest import FolderReport, ManifestReport
 from difficultynet.memory_estimate import WorkerCapacity
+from service_contracts import protocol
 
 logger = logging.getLogger(__name__)
 
 REQUEST_POOL_SIZE = 64  # Redis connections shared by all requests of one API process
 POOL_WAIT_S = 10.0
-ACTIVE_STATUSES: frozenset[str] = frozenset(set(protocol.RUN_STATUSES) - protocol.TERMINAL_STATUSES)
+ACTIVE_STATUSES: frozenset[str] = frozenset(set(RUN_STATUSES) - TERMINAL_STATUSES)
 
 # Compare-and-set on the status field: the API and a worker may race on a queued run.
 _TRANSITION_LUA = """
@@ -108,7 +109,7 @@ class RunHash(BaseModel):
 
     @property
     def is_terminal(self) -> bool:
-        return self.status in protocol.TERMINAL_STATUSES
+        return self.status in TERMINAL_STATUSES
 
 
 class Store:

@@ -31,7 +31,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:  # the project's packages, also without `pip install -e .`
     sys.path.insert(0, str(REPO_ROOT))
 
-from difficultynet.protocol import TERMINAL_STATUSES  # noqa: E402
+from difficultynet.contracts.api import TERMINAL_STATUSES  # noqa: E402
 from stack.testing.live_stack import LiveStack, StackTimings  # noqa: E402
 from stack.testing.sse import SseEvent, iter_sse  # noqa: E402
 

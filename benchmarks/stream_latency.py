@@ -37,8 +37,8 @@ import _harness as h
 import httpx
 import redis
 
-from difficultynet import protocol
 from difficultynet.synthetic import synthetic_record
+from service_contracts import protocol
 from stack.testing.datasets import tiny_files, write_files
 from stack.testing.sse import aiter_sse
 from stack.testing.sse_storm import (

@@ -9,16 +9,20 @@
   one key per filled field, named ``name``);
 * where the API's 422 messages land (:func:`field_for_column`: a field's ``name`` or ``config`` location).
 
-Adding a field is one entry in :data:`FORM_FIELDS` (the request contract ``RunCreate`` must know its
-``name``; a request field the form leaves to the API's default is listed in :data:`NOT_ON_THE_FORM`), e.g.::
+Adding a field is one entry in :data:`FORM_FIELDS`, e.g.::
 
     FormField("image_size", "Image size", "integer", config="image_size", default=_TRAIN.image_size,
               hint="pixels; 32 for CIFAR, 224 for ImageNet-style models"),
 
+The request contract (``difficultynet.contracts.api.RunCreate``) must have a field of that ``name``; a
+request field the form does not offer is listed in :data:`NOT_ON_THE_FORM` (so ``image_size`` above also
+leaves that set). ``tests/dashboard/test_dashboard_pages.py`` checks that the two stay in step.
+
 Its control id (``new-run-image-size``) and error slot (``new-run-error-image-size``) follow from the name;
-``config`` names the :class:`~difficultynet.config.TrainConfig` location whose range rules check the value
-before anything is sent, so the form, the API and the trainer share one rule. A field the engine does not
-know (``config=None``) is checked by its kind and ``choices`` here, and by the API on submit.
+``config`` names the :class:`~difficultynet.contracts.config.TrainConfig` location whose range rules
+check the value before anything is sent, so the form, the API and the trainer share one rule. A field
+the engine does not know (``config=None``) is checked by its kind and ``choices`` here, then against
+``RunCreate`` (and by the API on submit).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import AnyHttpUrl, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from difficultynet.settings_types import OptionalToken
+from service_contracts.settings_types import OptionalToken
 
 
 class DashboardSettings(BaseSettings):

@@ -52,8 +52,9 @@ class StackSettings(BaseSettings):
     @field_validator("api_token")
     @classmethod
     def _blank_token_is_none(cls, value: SecretStr | None) -> SecretStr | None:
-        # `DNET_API_TOKEN=` in a .env file means "no token", as `difficultynet.settings_types.OptionalToken`
-        # does for the services; the launcher keeps its own copy because it imports no project package.
+        # `DNET_API_TOKEN=` in a .env file means "no token", as
+        # `service_contracts.settings_types.OptionalToken` does for the services; the launcher keeps its
+        # own copy because it imports no project package.
         if value is not None and not value.get_secret_value().strip():
             return None
         return value

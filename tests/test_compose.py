@@ -182,7 +182,7 @@ def test_dockerfile_default_command_and_healthcheck_are_real(services: dict[str,
 
 
 def test_worker_consumes_the_training_queue(services: dict[str, dict[str, Any]]) -> None:
-    from difficultynet.protocol import QUEUE_GPU
+    from service_contracts.protocol import QUEUE_GPU
 
     args = argv(services["worker"]["command"])
     assert args[:4] == ["celery", "-A", "worker.celery_app", "worker"]

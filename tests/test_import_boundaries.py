@@ -24,12 +24,10 @@ TORCH_FREE_ENGINE = (
     "contracts",
     "config",
     "records",
-    "protocol",
     "manifest",
     "export",
     "errors",
     "demo",
-    "settings_types",
     "diagnostics",
     "files",
     "synthetic",
@@ -38,7 +36,9 @@ TORCH_FREE_ENGINE = (
 # package -> top-level packages none of its modules may import, at any scope (a lazy import inside a
 # function counts) and through any chain of the project's own modules
 STATIC_RULES: dict[str, tuple[str, ...]] = {
-    "difficultynet": (*SERVICE_LIBS, "backend", "worker", "dashboard", "stack"),
+    "difficultynet": (*SERVICE_LIBS, "service_contracts", "backend", "worker", "dashboard", "stack"),
+    # the services' vocabulary: plain names and pydantic field types, nothing of the engine or the services
+    "service_contracts": (*TORCH, *SERVICE_LIBS, "difficultynet", "backend", "worker", "dashboard", "stack"),
     "backend": (*TORCH, "worker", "dashboard", "stack"),
     "worker": ("backend", "dashboard", "stack"),
     "dashboard": (*TORCH, "backend", "worker", "stack"),
@@ -131,6 +131,29 @@ def test_the_contracts_import_nothing_of_the_engine_but_each_other() -> None:
             if imported.startswith("difficultynet.contracts") or top in allowed:
                 continue
             found.append(f"{name}:{line} imports {imported}")
+    assert not found
+
+
+def test_the_services_vocabulary_loads_neither_the_engine_nor_a_service_library() -> None:
+    loaded = loaded_after_import("service_contracts.protocol", "service_contracts.settings_types")
+    assert "service_contracts" in loaded and "pydantic" in loaded  # the probe works
+    forbidden = loaded & {"difficultynet", *TORCH, *SERVICE_LIBS, "backend", "worker", "dashboard", "stack"}
+    assert not forbidden, sorted(forbidden)
+
+
+def test_the_engine_spells_no_service_word() -> None:
+    """Redis keys, the queue and the task name belong to ``service_contracts``: no engine source spells
+    them (a copy would drift silently from the services' own)."""
+    from service_contracts import protocol
+
+    words = (f"{protocol.KEY_PREFIX}:", protocol.TASK_TRAIN)
+    found = []
+    for path in sorted((REPO / "difficultynet").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                found += [
+                    f"{path.relative_to(REPO)}:{node.lineno} {word!r}" for word in words if word in node.value
+                ]
     assert not found
 
 

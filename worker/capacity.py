@@ -15,8 +15,8 @@ import time
 
 import redis
 
-from difficultynet import protocol
 from difficultynet.memory_estimate import WorkerCapacity, host_ram_bytes
+from service_contracts import protocol
 from worker.pinning import CUDA_ENV
 
 logger = logging.getLogger(__name__)

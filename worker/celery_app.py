@@ -13,7 +13,7 @@ from typing import Any
 import redis
 from celery import Celery, bootsteps
 
-from difficultynet.protocol import QUEUE_GPU, TASK_TRAIN
+from service_contracts.protocol import QUEUE_GPU, TASK_TRAIN
 from worker import log_filters
 from worker.capacity import measure_capacity, publish_capacity, withdraw_capacity
 from worker.pinning import assert_cuda_untouched

@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping
 
 import redis
 
-from difficultynet import protocol
+from service_contracts import protocol
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ def owner_token(hostname: str | None = None) -> str:
     """Unique per task execution; readable so operators can tell which worker holds a run.
 
     ``<worker name>:<pid>:<nonce>``: the API reads the worker name to ping the owner (see
-    :func:`difficultynet.protocol.lease_owner_worker`), and a task child of the same worker reads the
+    :func:`service_contracts.protocol.lease_owner_worker`), and a task child of the same worker reads the
     pid to see the owner is gone.
     """
     return f"{hostname or socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"

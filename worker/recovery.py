@@ -26,7 +26,7 @@ from typing import Any, cast
 
 import redis
 
-from difficultynet import protocol
+from service_contracts import protocol
 from worker.attempts import count_deaths, give_up_reason
 from worker.run_log import last_lines
 from worker.settings import DEFAULT_MAX_ATTEMPTS

@@ -1,6 +1,6 @@
 """Publishes each finished epoch: stream entry, run-hash progress, latest weights export.
 
-Exactly-once by construction: the stream entry id is ``<epoch>-0`` (``difficultynet.protocol``), so
+Exactly-once by construction: the stream entry id is ``<epoch>-0`` (``service_contracts.protocol``), so
 Redis itself rejects a second copy of an epoch (a resumed run re-reports its checkpointed epochs; a
 retried XADD whose reply was lost comes back as a duplicate). Self-healing: before every write the
 reporter compares the stream's last epoch with the epochs it has seen and re-adds the missing tail, e.g.
@@ -17,9 +17,9 @@ from typing import cast
 
 import redis
 
-from difficultynet import protocol
 from difficultynet.progress import PrepareProgress
 from difficultynet.records import EpochRecord
+from service_contracts import protocol
 from worker.lease import RunLease
 
 logger = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from typing import cast
 
 import redis
 
-from difficultynet import protocol
+from service_contracts import protocol
 
 LOG_LINES_KEPT = 20
 LINES_IN_REASON = 5

@@ -23,14 +23,15 @@ import torch
 from celery import Task, shared_task
 from pydantic import ValidationError
 
-from difficultynet import protocol
 from difficultynet.config import TrainConfig
+from difficultynet.contracts.api import TERMINAL_STATUSES
 from difficultynet.device import describe_device, resolve_device
 from difficultynet.errors import DnetError, RunCancelled
 from difficultynet.export import build_weights_export
 from difficultynet.manifest import load_manifest
 from difficultynet.records import EpochRecord
 from difficultynet.train import fit
+from service_contracts import protocol
 from worker.attempts import count_deaths, give_up_reason
 from worker.lease import RunLease, owner_token
 from worker.pinning import CUDA_ENV
@@ -107,7 +108,7 @@ class TrainingJob:
 
     def _run(self, config: dict[str, Any], manifest_path: str, data_root: str) -> dict[str, Any]:
         status = self.status()
-        if status is None or status in protocol.TERMINAL_STATUSES:
+        if status is None or status in TERMINAL_STATUSES:
             logger.info("run %s: %s, nothing to do", self.run_id, status or "unknown (deleted?)")
             return {"run_id": self.run_id, "status": status, "skipped": True}
         lease = RunLease(
@@ -133,7 +134,7 @@ class TrainingJob:
         self, lease: RunLease, config: dict[str, Any], manifest_path: str, data_root: str
     ) -> dict[str, Any]:
         status = self.status()  # re-read: it may have been cancelled while we waited for the lease
-        if status is None or status in protocol.TERMINAL_STATUSES:
+        if status is None or status in TERMINAL_STATUSES:
             return {"run_id": self.run_id, "status": status, "skipped": True}
         if self.client.exists(protocol.cancel_key(self.run_id)):
             return self._finish(lease, "cancelled")

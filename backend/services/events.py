@@ -2,8 +2,8 @@
 
 Wire format (``text/event-stream``):
 
-* ``event: status`` - data is a :class:`~backend.schemas.RunRead` JSON; sent first, whenever the status
-  (or the cancel request) changes, and as the last event once the run is terminal (the server then
+* ``event: status`` - data is a :class:`~difficultynet.contracts.api.RunRead` JSON; sent first, whenever the
+  status (or the cancel request) changes, and as the last event once the run is terminal (the server then
   closes the stream).
 * ``event: epoch`` / ``id: <epoch>`` - data is the EpochRecord JSON exactly as stored in the stream.
 

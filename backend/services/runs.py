@@ -27,7 +27,7 @@ from difficultynet.contracts.api import PrepareRead, RunCreate, RunPhase, RunRea
 from difficultynet.contracts.config import TrainConfig, dnet_recipe
 from difficultynet.manifest import ManifestReport
 from difficultynet.memory_estimate import WorkerCapacity, disk_shortfall, host_ram_bytes, shortfall
-from difficultynet.protocol import lease_owner_worker
+from service_contracts.protocol import lease_owner_worker
 
 logger = logging.getLogger(__name__)
 

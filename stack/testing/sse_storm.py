@@ -18,8 +18,9 @@ from pathlib import Path
 import httpx
 import redis
 
-from difficultynet.protocol import TERMINAL_STATUSES, run_key
+from difficultynet.contracts.api import TERMINAL_STATUSES
 from difficultynet.synthetic import synthetic_record as make_record
+from service_contracts.protocol import run_key
 from stack.testing.datasets import tiny_files, write_files
 from stack.testing.sse import aiter_sse
 

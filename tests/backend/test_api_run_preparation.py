@@ -17,8 +17,8 @@ from fastapi.testclient import TestClient
 
 from backend.services import runs as run_service
 from backend.settings import Settings
-from difficultynet import protocol
 from difficultynet.progress import PrepareProgress
+from service_contracts import protocol
 from stack.testing.sse import SseEvent, iter_sse
 from worker.reporter import PrepareStatusWriter
 

@@ -18,8 +18,8 @@ from fastapi.testclient import TestClient
 from backend.services import events
 from backend.services.events import SUBSCRIBER_QUEUE, RunFeeds, run_events
 from backend.settings import Settings
-from difficultynet import protocol
 from difficultynet.synthetic import synthetic_record as make_record
+from service_contracts import protocol
 from stack.testing.sse import aiter_sse
 from worker.reporter import RedisReporter
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from difficultynet.protocol import QUEUE_GPU
+from service_contracts.protocol import QUEUE_GPU
 from stack import services
 from stack.settings import StackSettings
 

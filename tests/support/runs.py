@@ -7,8 +7,8 @@ from typing import Any, cast
 
 import redis
 
-from difficultynet import protocol
 from difficultynet.config import TrainConfig
+from service_contracts import protocol
 
 
 def add_run(

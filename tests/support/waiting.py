@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from difficultynet.protocol import TERMINAL_STATUSES
+from difficultynet.contracts.api import TERMINAL_STATUSES
 
 T = TypeVar("T")
 

@@ -9,7 +9,7 @@ import sys
 import pytest
 from pydantic import ValidationError
 
-from difficultynet.protocol import QUEUE_GPU, TASK_TRAIN
+from service_contracts.protocol import QUEUE_GPU, TASK_TRAIN
 from worker.celery_app import create_celery
 from worker.pinning import worker_argv
 from worker.settings import WorkerSettings

@@ -8,8 +8,8 @@ import pytest
 import redis
 from kombu.asynchronous.timer import Timer
 
-from difficultynet import protocol
 from difficultynet.memory_estimate import GIB, WorkerCapacity, host_ram_bytes
+from service_contracts import protocol
 from worker.capacity import (
     MIB,
     first_visible_gpu,

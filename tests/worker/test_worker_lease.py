@@ -6,7 +6,7 @@ import time
 
 import redis
 
-from difficultynet import protocol
+from service_contracts import protocol
 from worker.lease import RunLease
 
 RUN = "1" * 32

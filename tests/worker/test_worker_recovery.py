@@ -11,8 +11,8 @@ import redis
 from kombu.asynchronous.timer import Timer
 from support.runs import add_run
 
-from difficultynet import protocol
 from difficultynet.config import TrainConfig
+from service_contracts import protocol
 from worker.celery_app import create_celery
 from worker.recovery import orphaned_runs, recover_orphaned_runs, requeue
 from worker.settings import WorkerSettings

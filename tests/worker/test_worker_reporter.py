@@ -10,9 +10,9 @@ import pytest
 import redis
 from support import runs
 
-from difficultynet import protocol
 from difficultynet.records import EpochRecord
 from difficultynet.synthetic import synthetic_record
+from service_contracts import protocol
 from worker.lease import RunLease
 from worker.reporter import RedisReporter
 

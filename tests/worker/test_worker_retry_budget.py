@@ -17,8 +17,8 @@ from support import runs
 from support.runs import add_run
 from test_worker_recovery import Sent
 
-from difficultynet import protocol
 from difficultynet.config import TrainConfig
+from service_contracts import protocol
 from stack.testing.datasets import tiny_files, write_files
 from worker.attempts import count_deaths
 from worker.lease import RunLease, owner_token

@@ -13,9 +13,9 @@ import redis
 from support import runs
 from support.runs import add_run
 
-from difficultynet import protocol
 from difficultynet.config import TrainConfig
 from difficultynet.export import validate_weights_export
+from service_contracts import protocol
 from stack.testing.datasets import tiny_files, write_files
 from worker.lease import RunLease
 from worker.settings import WorkerSettings

@@ -1,16 +1,14 @@
-"""Names shared by the API, the workers and the trainer's reporter: task names, queues, Redis keys.
+"""Names shared by the API and the workers (and their reporter): task names, queues, Redis keys.
 
-Torch-free and dependency-free: a plain vocabulary, so the backend never has to import the worker.
+Dependency-free: a plain vocabulary, so the backend never has to import the worker. Run statuses are
+part of the API's JSON and live with it (``difficultynet.contracts.api.RunStatus``).
 """
 
 from __future__ import annotations
 
-from difficultynet.contracts.api import RUN_STATUSES, TERMINAL_STATUSES, RunStatus
-
 TASK_TRAIN = "worker.train"
 QUEUE_GPU = "gpu"
 
-__all__ = ["RUN_STATUSES", "TERMINAL_STATUSES", "RunStatus"]  # the API's words, re-exported
 
 KEY_PREFIX = "dnet"
 RUNS_INDEX_KEY = f"{KEY_PREFIX}:runs"  # sorted set: run id -> created_at
