@@ -10,7 +10,7 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
-from backend.api import datasets, health, runs, session
+from backend.api import datasets, examples, health, runs, session
 from backend.api.deps import Services, require_token
 from backend.errors import install_error_handlers
 from backend.limits import BadTokenLimiter, BodySizeLimitMiddleware, upload_aware_limit
@@ -90,4 +90,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(datasets.router, prefix=API_PREFIX, dependencies=[Depends(require_token)])
     app.include_router(runs.router, prefix=API_PREFIX)
     app.include_router(runs.browser_router, prefix=API_PREFIX)
+    app.include_router(examples.router, prefix=API_PREFIX)
     return app

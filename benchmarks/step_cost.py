@@ -55,7 +55,7 @@ def synthetic_splits(num_classes: int = 10, n_train: int = 4096, n_meta: int = 2
     return TensorSplits(
         train_x=train_x, train_y=torch.arange(n_train) % num_classes,
         meta_x=meta_x, meta_y=torch.arange(n_meta) % num_classes,
-        eval_x=meta_x, eval_y=torch.arange(n_meta) % num_classes,
+        eval_x=meta_x, eval_y=torch.arange(n_meta) % num_classes, eval_rows=torch.arange(n_meta),
         class_names=tuple(f"c{i}" for i in range(num_classes)), train_counts=counts,
         meta_counts=[n_meta // num_classes] * num_classes, eval_split="test", meta_source="val",
         dataset_sha256="0" * 64, notes=[], mean=mean, std=std,

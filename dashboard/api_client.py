@@ -279,6 +279,13 @@ class ApiClient:
     def latest_epoch(self, run: Run) -> EpochRecord | None:
         return self.epoch(run.id, run.epoch) if run.epoch >= 1 else None
 
+    def example_image(self, run_id: str, row: int) -> tuple[bytes, str, str | None]:
+        """Thumbnail of one evaluation image of a run's dataset (by manifest row): bytes, content type and
+        the API's ``Cache-Control`` (the dashboard's server relays it to the browser)."""
+        response = self._request("GET", f"/runs/{run_id}/examples/{row}", f"Image {row} of run {run_id[:8]}")
+        content_type = response.headers.get("content-type", "application/octet-stream")
+        return response.content, content_type, response.headers.get("cache-control")
+
     def weights_json(self, run_id: str) -> bytes:
         """The run's ``difficulty-weights/v1`` export, byte for byte as the backend serves it."""
         return self._request("GET", f"/runs/{run_id}/weights.json", f"Weights of run {run_id[:8]}").content

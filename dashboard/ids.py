@@ -49,6 +49,11 @@ NEW_RUN_ALERT = "new-run-alert"
 NEW_RUN_REDIRECT = "new-run-redirect"
 
 
+def new_run_control(field: str) -> str:
+    """The control of a new-run form field (``dashboard.run_form.FormField.control``)."""
+    return f"new-run-{field.replace('_', '-')}"
+
+
 def new_run_field_error(field: str) -> str:
     """Where the API's 422 message for a form field is shown (next to that field)."""
     return f"new-run-error-{field.replace('_', '-')}"
@@ -75,6 +80,7 @@ RUN_CURVES = "run-curves"
 RUN_SCATTER = "run-scatter"
 RUN_SCATTER_STATE = "run-scatter-state"
 RUN_EPOCH_SLIDER = "run-epoch-slider"
+RUN_EPOCH_INPUT = "run-epoch-input"
 RUN_TREND = "run-trend"
 RUN_BASELINE = "run-baseline"
 RUN_GAINS = "run-gains"
@@ -87,6 +93,16 @@ RUN_DOWNLOAD_JSONL = "run-download-jsonl"
 RUN_DOWNLOAD_CSV = "run-download-csv"
 RUN_DOWNLOAD = "run-download"
 RUN_DOWNLOAD_MESSAGE = "run-download-message"
+RUN_CLASS_SELECTED = "run-class-selected"
+RUN_CLASS_SEARCH = "run-class-search"
+RUN_CLASS_NAMES = "run-class-names"
+RUN_CLASS_PANEL = "run-class-panel"
+RUN_CLASS_SCROLL = "run-class-scroll"
+RUN_CLASS_LINK = "run-class-link"  # pattern-matching type: {"type": RUN_CLASS_LINK, "index": class index}
+RUN_CONFUSIONS = "run-confusions"
+RUN_CONFUSION_PAIRS = "run-confusion-pairs"
+RUN_DIFFICULTY_CHECK = "run-difficulty-check"
+RUN_DIFFICULTY_CHECK_NOTE = "run-difficulty-check-note"
 
 # compare page ("/compare")
 COMPARE_QUERY = "compare-query"

@@ -23,6 +23,7 @@ LrSchedule = Literal["step", "cosine"]
 VirtualLr = Literal["current", "base"]
 PhiOptimizer = Literal["adam", "adamw"]
 DriverSchedule = Literal["constant", "to_zero_at_lr_drop"]
+DriverTarget = Literal["share", "error"]
 MetaBatchKind = Literal["random", "class_balanced", "full"]
 Device = str  # "auto" | "cpu" | "cuda" | "cuda:<i>"
 
@@ -55,6 +56,10 @@ class DNetConfig(_Strict):
     driver_lambda: float = Field(0.3, ge=0, le=100.0)
     driver_schedule: DriverSchedule = Field(
         "constant", description="constant λ, or λ falling linearly to 0 at 80 % of training"
+    )
+    driver_target: DriverTarget = Field(
+        "share",
+        description="share: t = 1 - a/sum(a) (the code's); error: t = max(1 - a, 0.1), the class's own error",
     )
     virtual_lr: VirtualLr = Field(
         "base", description="step size of the virtual step: the classifier's current lr η_t or its base lr"
@@ -91,6 +96,7 @@ def paper_recipe(**overrides: object) -> DNetConfig:
         "meta_mode": "full",
         "optimizer": "adam",
         "driver_schedule": "constant",
+        "driver_target": "share",
         "virtual_lr": "current",
         "normalize_meta_grad": False,
         "meta_batch": "random",

@@ -1,14 +1,18 @@
 """Per-epoch records: what the trainer reports, what goes into Redis streams and over the wire.
 
 Torch-free. Per-class values are stored column-wise (one list per quantity) so a 1000-class record
-stays small and the dashboard can patch whole arrays at once.
+stays small and the dashboard can patch whole arrays at once. The optional exploration columns
+(``confusions``, ``hardest``) hold one short list per class; their entries are named tuples, so each
+goes over the wire as a compact JSON array (``[predicted, rate]``, ``[row, true_prob, predicted,
+predicted_prob]``) yet reads as ``entry.rate`` in Python.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from typing import Literal
+from collections.abc import Iterator, Sequence
+from itertools import pairwise
+from typing import Annotated, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -17,6 +21,9 @@ GROUPS: tuple[Group, ...] = ("many", "medium", "few")
 RECORD_SCHEMA: Literal["epoch-record/v1"] = "epoch-record/v1"
 MANY_THRESHOLD = 100  # > 100 train images
 FEW_THRESHOLD = 20  # < 20 train images
+CONFUSION_TOP_K = 5  # off-diagonal confusions kept per class and epoch
+HARDEST_K = 8  # hardest evaluation images kept per class and epoch
+EXPLORE_DIGITS = 4  # rates and probabilities are rounded to this many digits on the wire
 
 
 def group_of(train_count: int) -> Group:
@@ -84,6 +91,72 @@ class ClassColumns(BaseModel):
             )
 
 
+Probability = Annotated[float, Field(ge=0, le=1)]
+ClassIndex = Annotated[int, Field(ge=0)]
+
+
+class ClassConfusion(NamedTuple):
+    """One off-diagonal cell of the evaluation confusion matrix, seen from the true class's row.
+
+    ``rate``: the fraction of the true class's evaluation images predicted as class ``predicted``.
+    On the wire: ``[predicted, rate]``.
+    """
+
+    predicted: ClassIndex
+    rate: Probability
+
+
+class HardExample(NamedTuple):
+    """An evaluation image of a class that the model finds hard: low probability on its own class.
+
+    ``row`` is the 0-based index of the image's data row in the run's dataset manifest (header excluded),
+    never a path; the thumbnails route serves it. ``predicted`` is the argmax class and ``predicted_prob``
+    its softmax probability (equal to ``true_prob`` when the image is classified correctly).
+    On the wire: ``[row, true_prob, predicted, predicted_prob]``.
+    """
+
+    row: Annotated[int, Field(ge=0)]
+    true_prob: Probability
+    predicted: ClassIndex
+    predicted_prob: Probability
+
+
+def _check_per_class(
+    name: str, lists: Sequence[Sequence[ClassConfusion | HardExample]], num_classes: int
+) -> None:
+    if len(lists) != num_classes:
+        raise ValueError(f"{name} has {len(lists)} per-class lists, expected {num_classes} (one per class)")
+    for true_class, entries in enumerate(lists):
+        for entry in entries:
+            if entry.predicted >= num_classes:
+                raise ValueError(
+                    f"{name} of class {true_class}: predicted class {entry.predicted} does not exist "
+                    f"({num_classes} classes)"
+                )
+
+
+def _check_confusions(confusions: list[list[ClassConfusion]], num_classes: int) -> None:
+    _check_per_class("confusions", confusions, num_classes)
+    for true_class, entries in enumerate(confusions):
+        if any(entry.predicted == true_class for entry in entries):
+            raise ValueError(f"confusions of class {true_class} list the class itself (off-diagonal only)")
+        if len({entry.predicted for entry in entries}) != len(entries):
+            raise ValueError(f"confusions of class {true_class} list a predicted class twice")
+        if any(a.rate < b.rate for a, b in pairwise(entries)):
+            raise ValueError(f"confusions of class {true_class} are not sorted by decreasing rate")
+
+
+def _check_hardest(hardest: list[list[HardExample]], num_classes: int) -> None:
+    _check_per_class("hardest", hardest, num_classes)
+    for true_class, entries in enumerate(hardest):
+        if len({entry.row for entry in entries}) != len(entries):
+            raise ValueError(f"hardest examples of class {true_class} list a row twice")
+        if any(a.true_prob > b.true_prob for a, b in pairwise(entries)):
+            raise ValueError(
+                f"hardest examples of class {true_class} are not sorted by increasing true-class probability"
+            )
+
+
 class DNetDiagnostics(BaseModel):
     """'Is Difficulty-Net learning?': φ-gradient norms (means over the epoch's meta steps) and the learned
     weights' spread and orientation at the epoch end."""
@@ -122,6 +195,30 @@ class EpochRecord(BaseModel):
     meta_loss: float | None = Field(None, description="DNet only: meta CE on the balanced meta set")
     dnet: DNetDiagnostics | None = Field(None, description="DNet only: is Difficulty-Net learning?")
     classes: ClassColumns
+    confusions: list[list[ClassConfusion]] | None = Field(
+        None,
+        description=(
+            "per true class (class-index order): its top-k (k=5) off-diagonal confusions on the evaluation "
+            "split, by decreasing rate, each [predicted class, fraction of the class's images]; classes "
+            "predicted for none of its images are left out. Absent in records written before it existed"
+        ),
+    )
+    hardest: list[list[HardExample]] | None = Field(
+        None,
+        description=(
+            "per class (class-index order): its k (k=8) evaluation images with the lowest true-class "
+            "probability, lowest first, each [manifest row, true-class probability, predicted class, "
+            "predicted-class probability]. Absent in records written before it existed"
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _explore_columns_match_classes(self) -> EpochRecord:
+        if self.confusions is not None:
+            _check_confusions(self.confusions, self.num_classes)
+        if self.hardest is not None:
+            _check_hardest(self.hardest, self.num_classes)
+        return self
 
     @property
     def num_classes(self) -> int:

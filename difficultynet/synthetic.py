@@ -6,7 +6,9 @@
 
 Class counts follow the usual exponential long-tail profile ``n_max · imbalance^(−i / (C − 1))``; per-class
 accuracy rises over epochs and with class size, difficulty is ``1 − val acc`` and weights are ``C·d/Σd``,
-so the figures look like a real run's.
+so the figures look like a real run's. With ``explore`` (the default) each record also carries top
+confusions and hardest examples whose rows follow a fake manifest laid out as the train rows, then
+``SYNTHETIC_EVAL_PER_CLASS`` evaluation rows per class in class order.
 """
 
 from __future__ import annotations
@@ -17,9 +19,57 @@ from typing import Any
 import numpy as np
 
 from difficultynet.diagnostics import dnet_diagnostics
-from difficultynet.records import ClassColumns, EpochRecord, clean_float, group_of
+from difficultynet.records import (
+    CONFUSION_TOP_K,
+    EXPLORE_DIGITS,
+    HARDEST_K,
+    ClassColumns,
+    ClassConfusion,
+    EpochRecord,
+    HardExample,
+    clean_float,
+    group_of,
+)
 
 GROUPS = ("many", "medium", "few")
+SYNTHETIC_EVAL_PER_CLASS = 20
+
+
+def synthetic_exploration(
+    counts: Sequence[int], test_acc: Sequence[float], rng: np.random.Generator
+) -> tuple[list[list[ClassConfusion]], list[list[HardExample]]]:
+    """Plausible ``confusions`` and ``hardest`` columns: errors go mostly to head classes, and the hard
+    images of a class are predicted as one of its confusions (vectorised: 1000 classes in milliseconds)."""
+    n = len(counts)
+    k = min(CONFUSION_TOP_K, n - 1)
+    acc = np.asarray(test_acc, dtype=float)
+    # k distinct confused classes per class, drawn without replacement ∝ train count (Gumbel top-k).
+    keys = np.log(np.asarray(counts, dtype=float))[None, :] + rng.gumbel(size=(n, n))
+    np.fill_diagonal(keys, -np.inf)
+    top = np.argpartition(-keys, k - 1, axis=1)[:, :k] if k else np.zeros((n, 0), dtype=int)
+    picked = np.take_along_axis(top, np.argsort(-np.take_along_axis(keys, top, axis=1), axis=1), axis=1)
+    shares = -np.sort(-rng.dirichlet(np.ones(k + 1), size=n), axis=1)[:, :k]
+    rates = np.round((1 - acc)[:, None] * shares, EXPLORE_DIGITS)
+    confusions = [
+        [ClassConfusion(p, r) for p, r in zip(p_row, r_row, strict=True)]
+        for p_row, r_row in zip(picked.tolist(), rates.tolist(), strict=True)
+    ]
+    h = min(HARDEST_K, SYNTHETIC_EVAL_PER_CLASS)
+    first_rows = sum(counts) + SYNTHETIC_EVAL_PER_CLASS * np.arange(n)
+    rows = first_rows[:, None] + np.argsort(rng.random((n, SYNTHETIC_EVAL_PER_CLASS)), axis=1)[:, :h]
+    true_prob = np.round(np.sort(rng.random((n, h)), axis=1) * np.minimum(1.0, 0.1 + acc)[:, None], 4)
+    wrong = (true_prob < 0.5) & (k > 0)
+    guess = picked[np.arange(n)[:, None], rng.integers(max(k, 1), size=(n, h))] if k else np.zeros((n, h))
+    predicted = np.where(wrong, guess, np.arange(n)[:, None]).astype(int)
+    low = np.maximum(true_prob, (1 - true_prob) / 2)
+    predicted_prob = np.where(wrong, np.round(low + rng.random((n, h)) * (1 - true_prob - low), 4), true_prob)
+    hardest = [
+        [HardExample(*entry) for entry in zip(*columns, strict=True)]
+        for columns in zip(
+            rows.tolist(), true_prob.tolist(), predicted.tolist(), predicted_prob.tolist(), strict=True
+        )
+    ]
+    return confusions, hardest
 
 
 def long_tail_counts(num_classes: int, n_max: int = 500, imbalance: float = 100.0) -> list[int]:
@@ -96,8 +146,11 @@ def synthetic_records(
     skill: float = 1.0,
     start_epoch: int = 1,
     epoch_time_s: float = 2.5,
+    explore: bool = True,
 ) -> list[EpochRecord]:
     """``epochs`` records (epochs ``start_epoch`` …) of a fake run; ``skill`` scales every accuracy.
+
+    ``explore``: also fill ``confusions`` and ``hardest`` (see :func:`synthetic_exploration`).
 
     Each epoch's noise is drawn from its own generator (``seed``, epoch), so a record does not depend on
     which other epochs were generated with it.
@@ -116,6 +169,9 @@ def synthetic_records(
         difficulty = np.clip(1 - val_acc, 1e-3, 1)
         weight = (num_classes * difficulty / difficulty.sum()).tolist()
         dnet = method.startswith("dnet")
+        confusions, hardest = (
+            synthetic_exploration(counts, test_acc.tolist(), rng) if explore else (None, None)
+        )
         records.append(
             record_from_columns(
                 epoch,
@@ -142,6 +198,8 @@ def synthetic_records(
                 )
                 if dnet
                 else None,
+                confusions=confusions,
+                hardest=hardest,
             )
         )
     return records

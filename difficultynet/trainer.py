@@ -23,9 +23,16 @@ from difficultynet.diagnostics import dnet_diagnostics
 from difficultynet.errors import RunCancelled
 from difficultynet.losses import LossRule, weighted_batch_loss
 from difficultynet.meta import DifficultyNetLearner, MetaStats, MetaStepPlan, commit_buffers
-from difficultynet.metrics import ClassAccuracy, class_correct_counts, to_class_accuracy
+from difficultynet.metrics import EvalPass, evaluation_pass, explore_classes
 from difficultynet.models import FeatureClassifier, create_model
-from difficultynet.records import ClassColumns, EpochRecord, clean_float, group_of
+from difficultynet.records import (
+    CONFUSION_TOP_K,
+    HARDEST_K,
+    ClassColumns,
+    EpochRecord,
+    clean_float,
+    group_of,
+)
 from difficultynet.schedule import LR_DROP_FRACTION, deferred_start_epoch, make_scheduler
 
 logger = logging.getLogger(__name__)
@@ -226,19 +233,28 @@ class Trainer:
         return record
 
     # ------------------------------------------------------------------ evaluation
-    def evaluate(self, images: torch.Tensor, labels: torch.Tensor) -> ClassAccuracy:
+    def evaluate(self, images: torch.Tensor, labels: torch.Tensor, *, per_image: bool = False) -> EvalPass:
+        """One forward pass over a split; ``per_image`` also keeps what confusions and hardest examples
+        need (predictions and probabilities), at the cost of a softmax per batch."""
         self.model.eval()
         with autocast(self.device, self.amp_dtype):
-            correct, total = class_correct_counts(
-                self.model, images, labels, self.num_classes, self._prepare, EVAL_BATCH_SIZE
+            return evaluation_pass(
+                self.model,
+                images,
+                labels,
+                self.num_classes,
+                self._prepare,
+                EVAL_BATCH_SIZE,
+                per_image=per_image,
             )
-        return to_class_accuracy(correct, total)
 
     def _finish_epoch(
         self, totals: _EpochTotals, weights: torch.Tensor | None, lr: float, started: float
     ) -> EpochRecord:
-        val = self.evaluate(self.splits.meta_x, self.splits.meta_y)
-        test = self.evaluate(self.splits.eval_x, self.splits.eval_y)
+        val = self.evaluate(self.splits.meta_x, self.splits.meta_y).accuracy()
+        test_pass = self.evaluate(self.splits.eval_x, self.splits.eval_y, per_image=True)
+        test = test_pass.accuracy()
+        explored = explore_classes(test_pass, self.splits.eval_rows, CONFUSION_TOP_K, HARDEST_K)
         val_acc = torch.tensor(val.acc, device=self.device)
         diagnostics = None
         if self.learner is not None:
@@ -294,6 +310,8 @@ class Trainer:
                 val_acc=[clean_float(a) for a in val.acc],
                 test_acc=[clean_float(a) for a in test.acc],
             ),
+            confusions=explored.confusions,
+            hardest=explored.hardest,
         )
 
     # ------------------------------------------------------------------ state

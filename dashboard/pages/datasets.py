@@ -12,13 +12,14 @@ from typing import Any
 from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
 from dash.development.base_component import Component
 
-from dashboard import figures, ids
+from dashboard import ids
 from dashboard.api_client import ApiClient, ApiError, ApiValidationError, SplitSettings
 from dashboard.components.a11y import aria
 from dashboard.components.alerts import alert
 from dashboard.components.errors_table import row_errors_table
 from dashboard.components.layout import field as form_field
 from dashboard.components.layout import section
+from dashboard.figures.datasets import class_frequency_figure
 from dashboard.formatting import short_id
 from dashboard.models import Dataset, Run
 from difficultynet.manifest import DEFAULT_TEST_FRACTION, DEFAULT_VAL_PER_CLASS, FolderReport
@@ -193,7 +194,7 @@ def dataset_summary(dataset: Dataset) -> html.Div:
             html.Ul([html.Li(note) for note in dataset.notes], className="notes") if dataset.notes else None,
             short_classes_table(dataset.folder) if dataset.folder and dataset.folder.short_classes else None,
             dcc.Graph(
-                figure=figures.class_frequency_figure(dataset),
+                figure=class_frequency_figure(dataset),
                 config={"displaylogo": False},
                 className="graph",
                 id=ids.DATASETS_CLASS_FREQUENCY,

@@ -26,6 +26,8 @@ class TensorSplits:
 
     ``mean``/``std`` (shape (C,), [0, 1] units) are computed from the training images actually used;
     :meth:`normalize` applies them, so the same numbers serve training, evaluation and export.
+    ``eval_rows[i]`` is the manifest row index (0-based data row) of evaluation image ``i``: the trainer
+    reports hardest examples by row, never by path.
     """
 
     train_x: Tensor
@@ -34,6 +36,7 @@ class TensorSplits:
     meta_y: Tensor
     eval_x: Tensor
     eval_y: Tensor
+    eval_rows: Tensor
     class_names: tuple[str, ...]
     train_counts: list[int]  # per class, after carving the meta set
     meta_counts: list[int]
@@ -64,7 +67,7 @@ class TensorSplits:
         return normalize(x, self.mean, self.std)
 
     def to(self, device: torch.device | str) -> TensorSplits:
-        tensors = ("train_x", "train_y", "meta_x", "meta_y", "eval_x", "eval_y", "mean", "std")
+        tensors = ("train_x", "train_y", "meta_x", "meta_y", "eval_x", "eval_y", "eval_rows", "mean", "std")
         return replace(self, **{name: getattr(self, name).to(device) for name in tensors})
 
 
@@ -105,6 +108,7 @@ def load_splits(
         meta_y=meta_y,
         eval_x=eval_x,
         eval_y=eval_y,
+        eval_rows=torch.tensor(split.eval_indices, dtype=torch.int64),
         class_names=manifest.class_names,
         train_counts=list(split.train_counts),
         meta_counts=list(split.meta_counts),

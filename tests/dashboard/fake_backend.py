@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import re
+import struct
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -143,6 +145,8 @@ class FakeBackend:
             ("GET", r"/api/runs/([0-9a-f]+)/epochs", self._epochs),
             ("POST", r"/api/runs/([0-9a-f]+)/cancel", self._cancel),
             ("GET", r"/api/runs/([0-9a-f]+)/weights\.json", self._weights),
+            ("DELETE", r"/api/runs/([0-9a-f]+)", self._delete_run),
+            ("GET", r"/api/runs/([0-9a-f]+)/examples/(\d+)", self._example),
         ]
 
     def _list_datasets(self, _request: httpx.Request) -> httpx.Response:
@@ -216,6 +220,20 @@ class FakeBackend:
         self.runs[run_id]["cancel_requested"] = True
         return httpx.Response(202, json=self.runs[run_id])
 
+    def _delete_run(self, _request: httpx.Request, run_id: str) -> httpx.Response:
+        if run_id not in self.runs:
+            return _error(404, f"run {run_id!r} not found")
+        if self.runs[run_id]["status"] in ("queued", "running"):
+            return _error(409, "the run is still going: cancel it first")
+        del self.runs[run_id], self.records[run_id]
+        return httpx.Response(204)
+
+    def _example(self, _request: httpx.Request, run_id: str, row: str) -> httpx.Response:
+        if run_id not in self.runs:
+            return _error(404, f"run {run_id!r} not found")
+        headers = {"content-type": "image/png", "cache-control": "private, max-age=86400"}
+        return httpx.Response(200, content=thumbnail_png(int(row)), headers=headers)
+
     def _weights(self, _request: httpx.Request, run_id: str) -> httpx.Response:
         if not self.records.get(run_id):
             return _error(404, "no weights yet")
@@ -227,6 +245,23 @@ class FakeBackend:
             "weights": last.classes.weight,
         }
         return httpx.Response(200, json=doc)
+
+
+def thumbnail_png(row: int) -> bytes:
+    """A tiny valid PNG whose grey level follows the row, so two rows give two different images."""
+    level = bytes([40 + (row * 37) % 200])
+    raw = b"".join(b"\x00" + level * 8 for _ in range(8))  # 8×8 greyscale, filter byte per line
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 8, 8, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _error(status: int, detail: str, errors: list[dict[str, Any]] | None = None) -> httpx.Response:
