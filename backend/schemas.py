@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.fields import FieldInfo
 
-from difficultynet.config import DNetConfig, DNetRecipe, MetaMode, Method, ModelName, TrainConfig
+from difficultynet.config import DNetConfig, DNetRecipe, LrSchedule, MetaMode, Method, ModelName, TrainConfig
 from difficultynet.manifest import ClassSummary, FolderReport, FolderSplitOptions, RowError
 from difficultynet.protocol import RunStatus
 from difficultynet.records import EpochRecord
@@ -97,6 +97,25 @@ class RunCreate(BaseModel):
     dnet_lr: float | None = Field(None, gt=0, le=1.0, description="Difficulty-Net learning rate")
     num_threads: int | None = _same_as(_TRAIN["num_threads"])
     image_size: int = _same_as(_TRAIN["image_size"])
+    pretrained: bool = _same_as(_TRAIN["pretrained"])
+    backbone_lr_scale: float = _same_as(_TRAIN["backbone_lr_scale"])
+    lr_schedule: LrSchedule = _same_as(_TRAIN["lr_schedule"])
+    warmup_epochs: int = _same_as(_TRAIN["warmup_epochs"])
+
+
+RunPhase = Literal["queued", "preparing", "training", "finished"]
+
+
+class PrepareRead(BaseModel):
+    """Data preparation of a run: decoding every image into the uint8 cache (or reading it on a hit)."""
+
+    done: int = Field(description="images decoded so far")
+    total: int = Field(description="images to decode")
+    rate: float | None = Field(None, description="images per second")
+    eta_s: float | None = Field(None, description="estimated seconds left")
+    cache: Literal["hit", "miss", "none"] = Field(
+        description="hit: read from the image cache; miss: decoded and cached; none: no cache configured"
+    )
 
 
 class RunRead(BaseModel):
@@ -123,6 +142,10 @@ class RunRead(BaseModel):
         0, description="attempts whose worker process died (or lost Redis) before the run ended"
     )
     cancel_requested: bool = False
+    phase: RunPhase = Field(
+        "queued", description="queued, preparing (decoding the images), training, or finished"
+    )
+    preparing: PrepareRead | None = Field(None, description="data preparation progress, once it started")
 
 
 class RunList(BaseModel):

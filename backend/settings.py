@@ -26,6 +26,10 @@ class Settings(BaseSettings):
         Path("var/data"), description="datasets live here; manifest paths must stay inside"
     )
     runs_dir: Path = Field(Path("var/runs"), description="per-run checkpoints, metrics and weights")
+    cache_dir: Path = Field(
+        Path("var/cache"),
+        description="the workers' decoded-image cache; runs whose cache cannot fit are refused",
+    )
     api_token: OptionalToken = Field(None, description="when set, required as a bearer token")
     max_upload_mb: float = Field(256.0, gt=0, description="largest accepted upload (CSV or zip), MiB")
     max_manifest_rows: int = Field(DEFAULT_MAX_ROWS, ge=1)

@@ -87,6 +87,12 @@ class RunHash(BaseModel):
     task_id: str | None = None
     attempt: int = 0
     crashes: int = 0
+    phase: str | None = None  # preparing | training, written by the worker
+    prepare_done: int | None = None
+    prepare_total: int | None = None
+    prepare_rate: float | None = None
+    prepare_eta_s: float | None = None
+    prepare_cache: str | None = None
 
     @classmethod
     def parse(cls, run_id: str, raw: Mapping[str, str]) -> RunHash | None:

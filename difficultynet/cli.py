@@ -20,7 +20,18 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from difficultynet.config import META_MODES, METHODS, MODELS, DNetRecipe, LrSchedule, TrainConfig, dnet_recipe
+from difficultynet.config import (
+    META_MODES,
+    METHODS,
+    MODELS,
+    Augment,
+    DNetRecipe,
+    LrSchedule,
+    Normalization,
+    TrainConfig,
+    dnet_recipe,
+    finetune_preset,
+)
 from difficultynet.errors import DnetError, UsageError
 from difficultynet.manifest import FolderReport, ManifestInvalid, ManifestReport
 from difficultynet.records import EpochRecord
@@ -141,8 +152,14 @@ def cmd_manifest(args: argparse.Namespace) -> int:
 def build_config(args: argparse.Namespace) -> TrainConfig:
     """TrainConfig from the flags that were given (unset flags keep the config defaults)."""
     fields = ("method", "model", "epochs", "batch_size", "lr", "seed", "device", "num_threads", "image_size",
-              "channels", "lr_schedule", "meta_per_class")  # fmt: skip
-    values: dict[str, Any] = {f: getattr(args, f) for f in fields if getattr(args, f) is not None}
+              "channels", "lr_schedule", "warmup_epochs", "meta_per_class", "augment", "normalization",
+              "weights_file", "backbone_lr_scale")  # fmt: skip
+    preset = finetune_preset() if getattr(args, "finetune", False) else {}
+    values: dict[str, Any] = preset | {
+        f: getattr(args, f) for f in fields if getattr(args, f, None) is not None
+    }
+    if getattr(args, "pretrained", False):
+        values["pretrained"] = True
     dnet = {
         key: getattr(args, attr)
         for key, attr in (("meta_mode", "meta_mode"), ("meta_every", "meta_every"), ("lr", "dnet_lr"))
@@ -169,6 +186,18 @@ def print_summary(records: Sequence[EpochRecord]) -> None:
     out.print(table)
 
 
+def print_memory_needed(config: TrainConfig, num_classes: int, num_images: int) -> None:
+    from difficultynet.memory_estimate import cache_file_bytes, estimate_training_memory, human_bytes
+
+    on_gpu = config.device.startswith("cuda")
+    estimate = estimate_training_memory(config, num_classes, num_images, on_gpu=on_gpu)
+    cache = cache_file_bytes(num_images, config.channels, config.image_size, config.image_size)
+    out.print(
+        f"memory: about {human_bytes(estimate.total_bytes)} of {'GPU memory' if on_gpu else 'RAM'} "
+        f"({estimate.breakdown()}); image cache {human_bytes(cache)} on disk"
+    )
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     config = build_config(args)
     from difficultynet.manifest import ValidationOptions, load_manifest
@@ -177,6 +206,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     manifest = load_manifest(args.manifest, args.data_root, options)
     from difficultynet.train import fit
 
+    print_memory_needed(config, len(manifest.class_names), len(manifest))
     out_dir: Path = args.out
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"--out {out_dir} exists and is not a directory")
@@ -229,7 +259,25 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int)
     p.add_argument("--device", help="auto | cpu | cuda | cuda:<i>")
     p.add_argument("--num-threads", type=int, help="torch CPU threads")
-    p.add_argument("--image-size", type=int, help="images are resized to this square size (default 32)")
+    p.add_argument(
+        "--image-size", type=int, help="shorter side resized to this, then centre-cropped square (default 32)"
+    )
+    p.add_argument("--augment", choices=get_args(Augment), help="default auto: pad-crop <= 32 px, else RRC")
+    p.add_argument("--normalization", choices=get_args(Normalization), help="default auto")
+    p.add_argument(
+        "--pretrained",
+        action="store_true",
+        help="start from torchvision's ImageNet weights (TORCH_HOME cache)",
+    )
+    p.add_argument("--weights-file", help="local torchvision state dict to start from (implies --pretrained)")
+    p.add_argument("--backbone-lr-scale", type=float, help="backbone lr = lr × this (head keeps lr)")
+    p.add_argument("--warmup-epochs", type=int)
+    p.add_argument(
+        "--finetune",
+        action="store_true",
+        help="fine-tuning preset: pretrained resnet18, lr 0.01, backbone lr ×0.1, 10 cosine epochs "
+        "(flags override it)",
+    )
     p.add_argument("--channels", type=int, choices=(1, 3))
     p.add_argument(
         "--meta-per-class", type=int, help="meta images per class carved from train if no val rows"

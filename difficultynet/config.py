@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Method = Literal["ce", "focal", "cb", "cdb", "bsce", "ldam-drw", "dnet", "dnet-bsce"]
 METHODS: tuple[str, ...] = get_args(Method)
@@ -13,8 +13,16 @@ DNET_METHODS: frozenset[str] = frozenset({"dnet", "dnet-bsce"})
 # 3-seed CIFAR-10-LT benchmark, see benchmarks/results/methods-cpu-notes.md.
 RECOMMENDED_DNET_METHOD: Method = "dnet-bsce"
 
-ModelName = Literal["resnet8", "resnet20", "resnet32", "resnet18", "resnet50"]
+ModelName = Literal["resnet8", "resnet20", "resnet32", "resnet18", "resnet50", "efficientnet_b0"]
 MODELS: tuple[str, ...] = get_args(ModelName)
+# Models with ImageNet weights in torchvision (``pretrained=True``); see difficultynet/models/pretrained.py.
+PRETRAINED_MODELS: frozenset[str] = frozenset({"resnet18", "resnet50", "efficientnet_b0"})
+
+# Training augmentation: "auto" is CIFAR pad-crop at <= 32 px and random-resized-crop above.
+Augment = Literal["auto", "pad_crop", "random_resized_crop", "none"]
+# Input normalisation: "auto" is the backbone's ImageNet statistics when pretrained, else the train split's.
+Normalization = Literal["auto", "dataset", "backbone"]
+PAD_CROP_MAX_SIZE = 32
 
 MetaMode = Literal["full", "head", "driver_only"]
 META_MODES: tuple[str, ...] = get_args(MetaMode)
@@ -124,8 +132,22 @@ class TrainConfig(_Strict):
     device: Device = "auto"
     amp: bool = Field(True, description="mixed precision; only used on CUDA")
     num_threads: int | None = Field(None, ge=1, le=256, description="torch CPU threads (None: torch default)")
-    image_size: int = Field(32, ge=8, le=512)
+    image_size: int = Field(
+        32, ge=8, le=512, description="images are resized (shorter side) and centre-cropped to this square"
+    )
     channels: Literal[1, 3] = 3
+    augment: Augment = Field("auto", description="auto: pad-crop at <= 32 px, random-resized-crop above")
+    normalization: Normalization = Field(
+        "auto", description="auto: the backbone's ImageNet mean/std when pretrained, else the train split's"
+    )
+    # backbone
+    pretrained: bool = Field(False, description="start from torchvision's ImageNet weights")
+    weights_file: str | None = Field(
+        None, max_length=4096, description="local state dict of the torchvision model (implies pretrained)"
+    )
+    backbone_lr_scale: float = Field(
+        1.0, gt=0, le=1.0, description="backbone learning rate = lr × this (the head keeps lr)"
+    )
     # baselines (spec §3.9)
     focal_gamma: float = Field(1.0, ge=0, le=10.0)
     cb_beta: float = Field(0.9999, ge=0, lt=1.0)
@@ -156,10 +178,53 @@ class TrainConfig(_Strict):
             raise ValueError("cdb_tau must be 'dynamic', 'dynamic_code' or a number in (0, 10]")
         return value
 
+    @model_validator(mode="after")
+    def _check_pretrained(self) -> TrainConfig:
+        if self.uses_pretrained_weights and self.model not in PRETRAINED_MODELS:
+            raise ValueError(
+                f"model {self.model} has no pretrained weights; "
+                f"pick one of {', '.join(sorted(PRETRAINED_MODELS))}"
+            )
+        if self.normalization == "backbone" and not self.uses_pretrained_weights:
+            raise ValueError("normalization 'backbone' needs pretrained weights (pretrained or weights_file)")
+        return self
+
     @property
     def is_dnet(self) -> bool:
         return self.method in DNET_METHODS
 
     @property
+    def uses_pretrained_weights(self) -> bool:
+        return self.pretrained or self.weights_file is not None
+
+    @property
+    def effective_augment(self) -> Literal["pad_crop", "random_resized_crop", "none"]:
+        if self.augment != "auto":
+            return self.augment
+        return "pad_crop" if self.image_size <= PAD_CROP_MAX_SIZE else "random_resized_crop"
+
+    @property
+    def effective_normalization(self) -> Literal["dataset", "backbone"]:
+        if self.normalization != "auto":
+            return self.normalization
+        return "backbone" if self.uses_pretrained_weights else "dataset"
+
+    @property
     def effective_warmup_epochs(self) -> int:
         return min(self.warmup_epochs, self.epochs // 4)
+
+
+def finetune_preset(**overrides: object) -> dict[str, object]:
+    """Fine-tuning a pretrained backbone: a 10× lower backbone lr than the head's, a short cosine schedule
+    with one warm-up epoch. The TrainConfig fields it sets (merge them into a request, then validate)."""
+    values: dict[str, object] = {
+        "pretrained": True,
+        "model": "resnet18",
+        "lr": 0.01,
+        "backbone_lr_scale": 0.1,
+        "epochs": 10,
+        "warmup_epochs": 1,
+        "lr_schedule": "cosine",
+        "weight_decay": 1e-4,
+    }
+    return values | overrides

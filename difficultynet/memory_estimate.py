@@ -54,18 +54,46 @@ _TORCHVISION_LARGE = {
     "resnet18": ModelFootprint(11_176_512, 512, 149.0),
     "resnet50": ModelFootprint(23_508_032, 2048, 638.6),
 }
+# EfficientNet-B0 keeps its stride-2 stem at every size; odd map sizes make its per-pixel activations vary
+# a little with the image size (≈ 400–440 floats for even sizes from 32 to 224 px).
+_EFFICIENTNET_SMALL = {"efficientnet_b0": ModelFootprint(4_007_548, 1280, 425.0)}
+_EFFICIENTNET_LARGE = {"efficientnet_b0": ModelFootprint(4_007_548, 1280, 398.7)}
+NPY_HEADER_BYTES = 128  # numpy's .npy header (format 1.0, padded to 64-byte alignment; 128 for our shapes)
 
 
-def model_footprint(model: str, image_size: int) -> ModelFootprint:
+def model_footprint(model: str, image_size: int, *, pretrained: bool = False) -> ModelFootprint:
+    """The table row of ``model``; a pretrained ResNet keeps its ImageNet stem at every size."""
     if model in _CIFAR:
         return _CIFAR[model]
-    table = _TORCHVISION_SMALL if image_size <= SMALL_STEM_MAX_SIZE else _TORCHVISION_LARGE
+    if model in _EFFICIENTNET_SMALL:
+        return (_EFFICIENTNET_SMALL if image_size <= SMALL_STEM_MAX_SIZE else _EFFICIENTNET_LARGE)[model]
+    small_stem = image_size <= SMALL_STEM_MAX_SIZE and not pretrained
+    table = _TORCHVISION_SMALL if small_stem else _TORCHVISION_LARGE
     return table[model]
+
+
+def cache_file_bytes(num_images: int, channels: int, height: int, width: int) -> int:
+    """Size of the uint8 image cache file (``difficultynet.data.cache``) of that shape."""
+    return NPY_HEADER_BYTES + num_images * channels * height * width
+
+
+def disk_shortfall(config: TrainConfig, num_images: int, free_bytes: int) -> str | None:
+    """None when the run's image cache fits ``free_bytes`` of disk, else a plain explanation."""
+    needed = cache_file_bytes(num_images, config.channels, config.image_size, config.image_size)
+    if needed <= free_bytes:
+        return None
+    return (
+        f"the decoded images of this run need {human_bytes(needed)} of disk for the image cache "
+        f"({num_images} images at {config.image_size}×{config.image_size}) "
+        f"but only {human_bytes(free_bytes)} is free there. "
+        f"Lower image_size (now {config.image_size}), or free disk space"
+    )
 
 
 @dataclass(frozen=True)
 class MemoryEstimate:
-    """Bytes a run needs on its training device (everything) and in host RAM (the decoded images)."""
+    """Bytes a run needs on its training device (everything) and in host RAM (the decoded images, which
+    the image cache also keeps on disk, memory-mapped)."""
 
     params_bytes: int  # weights, gradients, optimiser state
     activation_bytes: int
@@ -88,7 +116,7 @@ def estimate_training_memory(
     config: TrainConfig, num_classes: int, num_images: int | None, *, on_gpu: bool
 ) -> MemoryEstimate:
     """Peak memory of one training step of ``config`` (``num_images``: every image the run decodes)."""
-    footprint = model_footprint(config.model, config.image_size)
+    footprint = model_footprint(config.model, config.image_size, pretrained=config.uses_pretrained_weights)
     full_meta = config.is_dnet and config.dnet.meta_mode == "full"
     kind = "full" if full_meta else "plain"
     params = footprint.backbone_params + (footprint.feature_dim + 1) * num_classes

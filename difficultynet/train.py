@@ -24,6 +24,9 @@ from difficultynet.device import describe_device, resolve_device
 from difficultynet.export import build_weights_export
 from difficultynet.files import atomic_write_bytes
 from difficultynet.manifest import Manifest
+from difficultynet.memory_estimate import estimate_training_memory, human_bytes
+from difficultynet.models.pretrained import backbone_stats, load_backbone_state
+from difficultynet.progress import PrepareProgress, PrepareReporter
 from difficultynet.records import EpochRecord
 from difficultynet.trainer import StopCheck, Trainer
 
@@ -85,6 +88,55 @@ def _export(trainer: Trainer, config: TrainConfig, dataset_sha256: str) -> dict[
     )
 
 
+def log_memory_needed(config: TrainConfig, manifest: Manifest, device: torch.device) -> None:
+    estimate = estimate_training_memory(
+        config, len(manifest.class_names), len(manifest), on_gpu=device.type == "cuda"
+    )
+    where = "GPU memory" if device.type == "cuda" else "RAM"
+    logger.info(
+        "memory: this run needs about %s of %s (%s); image cache %s on disk",
+        human_bytes(estimate.total_bytes), where, estimate.breakdown(), human_bytes(estimate.data_bytes),
+    )  # fmt: skip
+
+
+def fan_out(*reporters: PrepareReporter | None) -> PrepareReporter | None:
+    """One reporter calling each of ``reporters`` that is set (None when none is)."""
+    chosen = [r for r in reporters if r is not None]
+    if not chosen:
+        return None
+
+    def report(progress: PrepareProgress) -> None:
+        for reporter in chosen:
+            reporter(progress)
+
+    return report
+
+
+class PrepareBar:
+    """``dnet train``'s progress bar over the image decoding (a single "cache hit" line on a hit)."""
+
+    def __init__(self, *, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar: tqdm[Any] | None = None
+
+    def __enter__(self) -> PrepareBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+    def update(self, progress: PrepareProgress) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            label = (
+                "preparing (cache hit)" if progress.cache == "hit" else f"preparing (cache {progress.cache})"
+            )
+            self.bar = tqdm(total=progress.total, desc=label, unit="img")
+        self.bar.update(progress.done - self.bar.n)
+
+
 def fit(
     config: TrainConfig,
     manifest: Manifest,
@@ -96,27 +148,39 @@ def fit(
     resume: bool = False,
     cache_dir: Path | None = None,
     progress: bool = False,
+    on_prepare: PrepareReporter | None = None,
 ) -> FitResult:
     """Train ``config`` on ``manifest``; ``reporter(record)`` runs after each epoch's checkpoint is on disk.
 
     ``resume=True`` continues from ``out_dir/checkpoint.pt`` when present (first re-reporting its records)
     and raises :class:`CheckpointMismatch` when it belongs to another config or dataset. ``should_stop`` is
-    polled after every batch; when true, :class:`RunCancelled` is raised (earlier epochs stay on disk).
+    polled after every batch and while the images are decoded; when true, :class:`RunCancelled` is raised
+    (earlier epochs stay on disk). ``on_prepare`` receives the decoding progress (and cache hit or miss);
+    ``progress=True`` also shows it as a progress bar.
+
+    Pretrained weights are looked up before any image is decoded, so a missing file fails at once.
     """
     if config.num_threads is not None:
         torch.set_num_threads(config.num_threads)
     device = resolve_device(config.device)
-    splits = load_splits(
-        manifest,
-        image_size=config.image_size,
-        channels=config.channels,
-        seed=config.seed,
-        meta_per_class=config.meta_per_class,
-        cache_dir=cache_dir,
-        device=device,
-    )
+    backbone_state = load_backbone_state(config)
+    log_memory_needed(config, manifest, device)
+    with PrepareBar(enabled=progress) as bar:
+        splits = load_splits(
+            manifest,
+            image_size=config.image_size,
+            channels=config.channels,
+            seed=config.seed,
+            meta_per_class=config.meta_per_class,
+            cache_dir=cache_dir,
+            device=device,
+            on_progress=fan_out(bar.update if progress else None, on_prepare),
+            should_stop=should_stop,
+        )
+    if config.effective_normalization == "backbone":
+        splits = splits.with_stats(*backbone_stats(config.model, config.channels))
     sha = splits.dataset_sha256
-    trainer = Trainer(config, splits, device, run_id)
+    trainer = Trainer(config, splits, device, run_id, backbone_state)
     run_dir = RunDirectory(out_dir) if out_dir is not None else None
     if run_dir is not None and resume and run_dir.checkpoint.exists():
         state = load_checkpoint(run_dir.checkpoint)

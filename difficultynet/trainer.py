@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from difficultynet.config import TrainConfig
-from difficultynet.data.augment import augment
+from difficultynet.data.augment import augment, random_resized_crop
 from difficultynet.data.batches import ClassBalancedBatches, EpochBatches, MetaBatches, seeded_generator
 from difficultynet.data.splits import TensorSplits
 from difficultynet.device import amp_dtype, autocast
@@ -25,6 +25,7 @@ from difficultynet.losses import LossRule, weighted_batch_loss
 from difficultynet.meta import DifficultyNetLearner, MetaStats, MetaStepPlan, commit_buffers
 from difficultynet.metrics import EvalPass, evaluation_pass, explore_classes
 from difficultynet.models import FeatureClassifier, create_model
+from difficultynet.models.torchvision_resnets import BackboneState
 from difficultynet.records import (
     CONFUSION_TOP_K,
     HARDEST_K,
@@ -76,7 +77,15 @@ class _EpochTotals:
 class Trainer:
     """Model, optimiser, schedule, optional Difficulty-Net and the epoch counter of one run."""
 
-    def __init__(self, config: TrainConfig, splits: TensorSplits, device: torch.device, run_id: str) -> None:
+    def __init__(
+        self,
+        config: TrainConfig,
+        splits: TensorSplits,
+        device: torch.device,
+        run_id: str,
+        backbone_state: BackboneState | None = None,
+    ) -> None:
+        """``backbone_state``: a torchvision state dict to start the backbone from (pretrained weights)."""
         self.config = config
         self.splits = splits.to(device)
         self.device = device
@@ -93,6 +102,7 @@ class Trainer:
                 splits.channels,
                 splits.image_size,
                 cosine_head=self.rule.uses_cosine_head,
+                backbone_state=backbone_state,
             ).to(device)
             self.learner = (
                 DifficultyNetLearner(self.num_classes, config.dnet, device) if config.is_dnet else None
@@ -102,7 +112,7 @@ class Trainer:
             self.model = self.model.to(memory_format=torch.channels_last)
             torch.backends.cudnn.benchmark = True
         self.optimizer = torch.optim.SGD(
-            self.model.parameters(),
+            self._param_groups(),
             lr=config.lr,
             momentum=config.momentum,
             weight_decay=config.weight_decay,
@@ -128,6 +138,20 @@ class Trainer:
         self.prev_val_acc: torch.Tensor | None = None  # a of the last finished epoch (CDB's input)
         self.records: list[EpochRecord] = []
         self.weights_input = torch.zeros(self.num_classes, device=device)  # DNet input behind the last record
+
+    def _param_groups(self) -> list[dict[str, Any]]:
+        """One group at ``lr``, or (fine-tuning) the head at ``lr`` first and the backbone at
+        ``lr × backbone_lr_scale``; the schedule scales both alike. The head comes first because the
+        records and DNet's virtual step read ``param_groups[0]`` as the classifier's learning rate."""
+        if self.config.backbone_lr_scale == 1.0:
+            return [{"params": list(self.model.parameters())}]
+        return [
+            {"params": list(self.model.head.parameters())},
+            {
+                "params": list(self.model.features.parameters()),
+                "lr": self.config.lr * self.config.backbone_lr_scale,
+            },
+        ]
 
     # ------------------------------------------------------------------ data
     def _prepare(self, x_uint8: torch.Tensor) -> torch.Tensor:
@@ -170,7 +194,13 @@ class Trainer:
         self, idx: torch.Tensor, aug_generator: torch.Generator
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Gather a batch from the uint8 cache, augment it on the device and normalise it."""
-        return self._prepare(augment(self.splits.train_x[idx], aug_generator)), self.splits.train_y[idx]
+        x = self.splits.train_x[idx]
+        kind = self.config.effective_augment
+        if kind == "pad_crop":
+            x = augment(x, aug_generator)
+        elif kind == "random_resized_crop":
+            x = random_resized_crop(x, aug_generator)
+        return self._prepare(x), self.splits.train_y[idx]
 
     def train_step(
         self, x: torch.Tensor, y: torch.Tensor, class_weights: torch.Tensor | None, step_in_epoch: int = 0

@@ -17,6 +17,7 @@ from typing import cast
 import redis
 
 from difficultynet import protocol
+from difficultynet.progress import PrepareProgress
 from difficultynet.records import EpochRecord
 from worker.lease import RunLease
 
@@ -96,3 +97,41 @@ class RedisReporter:
                 continue  # written by an earlier attempt whose reply was lost
             written.append(epoch)
         return written
+
+
+class PrepareStatusWriter:
+    """The ``on_prepare`` callback of :func:`difficultynet.train.fit`: puts the decoding progress in the run
+    hash (``phase``, ``prepare_*``), at most every ``min_interval_s`` except the first and last report.
+
+    ``phase`` is ``preparing`` while images are decoded, then ``training`` (a cache hit goes straight
+    there, with ``prepare_cache=hit``). Writes are fenced by the lease like every other run-hash write.
+    """
+
+    def __init__(
+        self, client: redis.Redis, run_id: str, *, lease: RunLease | None = None, min_interval_s: float = 0.5
+    ) -> None:
+        self.client = client
+        self.run_id = run_id
+        self.lease = lease
+        self.min_interval_s = min_interval_s
+        self._last_write = float("-inf")
+
+    def __call__(self, progress: PrepareProgress) -> None:
+        now = time.monotonic()
+        first = self._last_write == float("-inf")
+        if not (first or progress.finished or now - self._last_write >= self.min_interval_s):
+            return
+        self._last_write = now
+        rate, eta = progress.rate, progress.eta_s
+        fields: dict[str, str | int | float] = {
+            "phase": "training" if progress.finished else "preparing",
+            "prepare_done": progress.done,
+            "prepare_total": progress.total,
+            "prepare_rate": "" if rate is None else round(rate, 1),
+            "prepare_eta_s": "" if eta is None else round(eta, 1),
+            "prepare_cache": progress.cache,
+        }
+        if self.lease is not None:
+            self.lease.update(fields)
+        else:
+            self.client.hset(protocol.run_key(self.run_id), mapping=fields)  # type: ignore[arg-type]

@@ -4,7 +4,8 @@ Life of a run on a worker: skip if already terminal → take the run lease (wait
 → give up (``failed``) if its worker died ``max_attempts`` times in a row on one epoch → mark
 ``running`` → ``fit`` with ``resume=True`` (continues from ``runs_dir/<id>/checkpoint.pt`` after a
 crash) while a Redis reporter publishes every epoch and ``should_stop`` polls the cancel flag every
-batch → mark ``succeeded`` / ``cancelled`` / ``failed``. Every run-hash write is fenced by the lease.
+batch (and while the images are decoded, whose progress goes to the run hash as the ``preparing`` phase)
+→ mark ``succeeded`` / ``cancelled`` / ``failed``. Every run-hash write is fenced by the lease.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from worker.attempts import count_deaths, give_up_reason
 from worker.lease import RunLease, owner_token
 from worker.pinning import CUDA_ENV
 from worker.redis_client import connect
-from worker.reporter import ExportBuilder, RedisReporter
+from worker.reporter import ExportBuilder, PrepareStatusWriter, RedisReporter
 from worker.run_log import RunLogHandler, last_lines
 from worker.settings import WorkerSettings
 
@@ -149,6 +150,7 @@ class TrainingJob:
             "crashes": deaths.crashes,
             "crashes_in_a_row": deaths.in_a_row,
             "attempt_epoch": deaths.epoch,
+            "phase": "preparing",
         }
         if not run.get("started_at"):
             started["started_at"] = time.time()
@@ -176,6 +178,7 @@ class TrainingJob:
                 should_stop=StopCheck(self._stop_client(), self.run_id, lease),
                 resume=True,
                 cache_dir=self.settings.cache_dir,
+                on_prepare=PrepareStatusWriter(self.client, self.run_id, lease=lease),
             )
             reporter.sync_stream()
             self.client.set(protocol.weights_key(self.run_id), json.dumps(result.export))

@@ -110,11 +110,18 @@ class RunFeed:
                 await asyncio.sleep(PUMP_BACKOFF_S)
 
     async def _refresh_status(self, reader: Store) -> bool:
-        """Reload the run hash; True when what subscribers show (status, cancel request) changed."""
-        before = (self.run.status if self.run else None, self.cancel_requested)
+        """Reload the run hash; True when what subscribers show (status, cancel, preparation) changed."""
+        before = self.shown()
         self.run = await reader.get_run(self.run_id)
         self.cancel_requested = await reader.cancel_requested(self.run_id)
-        return (self.run.status if self.run else None, self.cancel_requested) != before
+        return self.shown() != before
+
+    def shown(self) -> tuple[object, ...]:
+        """What a status event shows that changes between epochs: status, cancel, preparation progress."""
+        run = self.run
+        if run is None:
+            return (None, self.cancel_requested)
+        return (run.status, self.cancel_requested, run.phase, run.prepare_done, run.prepare_cache)
 
     def _publish(self, update: Update) -> None:
         """Hand ``update`` to every subscriber without ever waiting for one."""
@@ -238,15 +245,15 @@ async def run_events(feeds: RunFeeds, run_id: str, after: int) -> AsyncGenerator
         feed = subscription.feed
         await feed.loaded.wait()
         cursor = after
-        shown: tuple[str, bool] | None = None
+        shown: tuple[object, ...] | None = None
         behind = True  # records up to feed.top may be missing here: read them from Redis
         while True:
             run = feed.run
             if run is None:
                 return  # deleted while streaming
-            if not run.is_terminal and (run.status, feed.cancel_requested) != shown:
+            if not run.is_terminal and feed.shown() != shown:
                 yield feed.status_event(first=shown is None)
-                shown = (run.status, feed.cancel_requested)
+                shown = feed.shown()
             if run.is_terminal or behind:
                 # Replay or catch up to what the reader has seen; once the run is terminal, drain the whole
                 # stream (the worker appends the last record before it flips the status).

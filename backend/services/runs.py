@@ -12,6 +12,7 @@ import shutil
 import time
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -19,12 +20,12 @@ from starlette.concurrency import run_in_threadpool
 
 from backend.errors import ApiError, Conflict, NotFound, Unprocessable, field_error, pydantic_errors
 from backend.queue import TaskQueue
-from backend.schemas import RunCreate, RunRead
+from backend.schemas import PrepareRead, RunCreate, RunPhase, RunRead
 from backend.settings import Settings
 from backend.store import ACTIVE_STATUSES, RunHash, Store
 from difficultynet.config import TrainConfig, dnet_recipe
 from difficultynet.manifest import ManifestReport
-from difficultynet.memory_estimate import WorkerCapacity, host_ram_bytes, shortfall
+from difficultynet.memory_estimate import WorkerCapacity, disk_shortfall, host_ram_bytes, shortfall
 from difficultynet.protocol import lease_owner_worker
 
 logger = logging.getLogger(__name__)
@@ -39,7 +40,18 @@ def train_config(body: RunCreate) -> TrainConfig:
     if body.dnet_lr is not None:
         overrides["lr"] = body.dnet_lr
     fields = body.model_dump(include={"method", "model", "epochs", "batch_size", "lr", "seed", "device"})
-    fields.update(num_threads=body.num_threads, image_size=body.image_size)
+    fields.update(
+        body.model_dump(
+            include={
+                "num_threads",
+                "image_size",
+                "pretrained",
+                "backbone_lr_scale",
+                "lr_schedule",
+                "warmup_epochs",
+            }
+        )
+    )
     try:
         fields["dnet"] = dnet_recipe(body.dnet_recipe, **overrides)
         return TrainConfig.model_validate(fields)
@@ -52,6 +64,27 @@ def train_config(body: RunCreate) -> TrainConfig:
 
 def _timestamp(value: float | None) -> datetime | None:
     return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+def _phase(run: RunHash) -> RunPhase:
+    if run.is_terminal:
+        return "finished"
+    if run.status == "queued":
+        return "queued"
+    return "preparing" if run.phase == "preparing" else "training"
+
+
+def _preparing(run: RunHash) -> PrepareRead | None:
+    if run.prepare_total is None or run.prepare_done is None:
+        return None
+    cache = run.prepare_cache if run.prepare_cache in ("hit", "miss", "none") else "none"
+    return PrepareRead(
+        done=run.prepare_done,
+        total=run.prepare_total,
+        rate=run.prepare_rate,
+        eta_s=run.prepare_eta_s,
+        cache=cache,
+    )
 
 
 def to_read(run: RunHash, *, cancel_requested: bool, now: float | None = None) -> RunRead:
@@ -83,6 +116,8 @@ def to_read(run: RunHash, *, cancel_requested: bool, now: float | None = None) -
         attempt=run.attempt,
         crashes=run.crashes,
         cancel_requested=cancel_requested and not run.is_terminal,
+        phase=_phase(run),
+        preparing=_preparing(run),
     )
 
 
@@ -183,6 +218,9 @@ class RunService:
         reason = shortfall(config, len(report.classes), report.num_rows, capacities)
         if reason is not None:
             raise field_error("batch_size", reason)
+        free = await run_in_threadpool(_free_disk_bytes, self.settings.cache_dir)
+        if free is not None and (too_big := disk_shortfall(config, report.num_rows, free)) is not None:
+            raise field_error("image_size", too_big)
 
     async def cancel(self, run_id: str) -> RunRead:
         """Cooperative: the worker polls the flag every batch. A queued run is cancelled right here, and
@@ -247,6 +285,16 @@ class RunService:
         if doc is None:
             raise ApiError(404, "no weights yet: the run has not finished an epoch")
         return doc
+
+
+def _free_disk_bytes(path: Path) -> int | None:
+    """Free bytes on the disk holding ``path`` (its nearest existing parent); None when unknown."""
+    for candidate in (path, *path.parents):
+        try:
+            return shutil.disk_usage(candidate).free
+        except OSError:
+            continue
+    return None
 
 
 def _read_text_or_none(path: Any) -> str | None:

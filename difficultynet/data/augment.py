@@ -1,10 +1,13 @@
-"""On-device CIFAR-LT augmentation (zero-pad 4 + random 32×32 crop + horizontal flip) and normalisation.
+"""On-device augmentation and normalisation: CIFAR-LT pad-crop (zero-pad 4 + random crop + horizontal flip)
+for small images, random-resized-crop + flip for larger ones.
 
 Everything is batched tensor indexing on the batch's device: no per-image Python loop and no host sync.
 Per-sample parameters come from a ``torch.Generator`` on the same device, so a seed fixes the batch.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -36,6 +39,46 @@ def augment(x: Tensor, generator: torch.Generator, *, padding: int = CIFAR_PADDI
     offsets = torch.randint(0, 2 * padding + 1, (batch, 2), generator=generator, device=x.device)
     flips = torch.rand(batch, generator=generator, device=x.device) < 0.5
     return crop_flip(x, offsets, flips, padding)
+
+
+RRC_SCALE = (0.08, 1.0)  # torchvision's RandomResizedCrop defaults: area fraction and aspect ratio
+RRC_RATIO = (3 / 4, 4 / 3)
+
+
+def random_resized_crop(
+    x: Tensor,
+    generator: torch.Generator,
+    *,
+    scale: tuple[float, float] = RRC_SCALE,
+    ratio: tuple[float, float] = RRC_RATIO,
+) -> Tensor:
+    """Random-resized-crop back to the input size + horizontal flip (p=0.5), independently per sample.
+
+    One batched ``affine_grid`` + bilinear ``grid_sample`` (no per-image loop): sample b's crop covers an
+    area fraction drawn from ``scale`` with an aspect ratio log-uniform in ``ratio``, clamped to the image
+    (torchvision instead retries up to 10 times, then falls back to a centre crop). Returns float32 in
+    [0, 255], ready for :func:`normalize`.
+    """
+    batch = x.shape[0]
+    device = x.device
+    area = torch.empty(batch, device=device).uniform_(*scale, generator=generator)
+    log_ratio = torch.empty(batch, device=device).uniform_(
+        math.log(ratio[0]), math.log(ratio[1]), generator=generator
+    )
+    aspect = log_ratio.exp()
+    width = (area * aspect).sqrt().clamp(max=1.0)  # fractions of the image side
+    height = (area / aspect).sqrt().clamp(max=1.0)
+    centre = (torch.rand(batch, 2, generator=generator, device=device) * 2 - 1) * torch.stack(
+        (1 - width, 1 - height), dim=1
+    )
+    flip = torch.where(torch.rand(batch, generator=generator, device=device) < 0.5, -1.0, 1.0)
+    theta = torch.zeros(batch, 2, 3, device=device)
+    theta[:, 0, 0] = width * flip
+    theta[:, 0, 2] = centre[:, 0]
+    theta[:, 1, 1] = height
+    theta[:, 1, 2] = centre[:, 1]
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x.float(), grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
 def channel_stats(x: Tensor) -> tuple[Tensor, Tensor]:

@@ -16,6 +16,7 @@ from difficultynet.data.augment import channel_stats, normalize
 from difficultynet.data.cache import load_images
 from difficultynet.data.meta_split import resolve_meta_split
 from difficultynet.manifest import Manifest
+from difficultynet.progress import PrepareReporter, StopCheck
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +67,14 @@ class TensorSplits:
     def normalize(self, x: Tensor) -> Tensor:
         return normalize(x, self.mean, self.std)
 
+    def with_stats(self, mean: Sequence[float], std: Sequence[float]) -> TensorSplits:
+        """The same data normalised with other statistics (e.g. a pretrained backbone's)."""
+        return replace(
+            self,
+            mean=torch.tensor(mean, dtype=torch.float32, device=self.device),
+            std=torch.tensor(std, dtype=torch.float32, device=self.device),
+        )
+
     def to(self, device: torch.device | str) -> TensorSplits:
         tensors = ("train_x", "train_y", "meta_x", "meta_y", "eval_x", "eval_y", "eval_rows", "mean", "std")
         return replace(self, **{name: getattr(self, name).to(device) for name in tensors})
@@ -86,15 +95,19 @@ def load_splits(
     cache_dir: Path | None = None,
     num_workers: int | None = None,
     device: torch.device | str = "cpu",
+    on_progress: PrepareReporter | None = None,
+    should_stop: StopCheck | None = None,
 ) -> TensorSplits:
     """Decode (or load from ``cache_dir``) every image once and split into train / meta / eval tensors.
 
     Meta rows: the manifest's val rows, else ``meta_per_class`` per class carved from train with ``seed``
     (see :func:`difficultynet.data.meta_split.resolve_meta_split`). Eval rows: test, else val.
+    ``on_progress`` and ``should_stop`` follow the decoding (see :func:`load_images`).
     """
     images = load_images(
-        manifest, image_size=image_size, channels=channels, cache_dir=cache_dir, num_workers=num_workers
-    )
+        manifest, image_size=image_size, channels=channels, cache_dir=cache_dir, num_workers=num_workers,
+        on_progress=on_progress, should_stop=should_stop,
+    )  # fmt: skip
     split = resolve_meta_split(manifest, meta_per_class=meta_per_class, seed=seed)
     labels = torch.tensor(manifest.labels, dtype=torch.int64)
     train_x, train_y = _take(images, labels, split.train_indices)

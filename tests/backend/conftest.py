@@ -28,6 +28,7 @@ def api_settings(tmp_path: Path, redis_server: RedisServer) -> Settings:
         redis_url=url,
         data_root=tmp_path / "data",
         runs_dir=tmp_path / "runs",
+        cache_dir=tmp_path / "cache",
         api_token=None,
         health_timeout_s=0.2,
         max_upload_mb=0.25,

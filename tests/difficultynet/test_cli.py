@@ -197,3 +197,29 @@ def test_dnet_recipe_flag_selects_the_paper_recipe_and_flags_override_it() -> No
     args = parser.parse_args([*base, "--dnet-recipe", "paper", "--meta-mode", "head"])
     assert build_config(args).dnet == paper_recipe(meta_mode="head")
     assert build_config(parser.parse_args(base)).dnet.virtual_lr == "base"  # the library's default recipe
+
+
+def test_train_shows_data_preparation_and_reuses_the_cache(
+    demo_manifest: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["train", "--manifest", str(demo_manifest), "--method", "ce", "--epochs", "1",
+            "--cache-dir", str(tmp_path / "cache"), *TINY[:-1]]  # fmt: skip
+    assert main([*base, "--out", str(tmp_path / "a")]) == 0
+    first = capsys.readouterr()
+    assert "memory: about" in first.out and "image cache" in first.out
+    assert "preparing (cache miss)" in first.err and "986/986" in first.err  # tqdm writes to stderr
+    assert main([*base, "--out", str(tmp_path / "b")]) == 0
+    assert "preparing (cache hit)" in capsys.readouterr().err
+
+
+def test_train_without_pretrained_weights_fails_at_once(
+    demo_manifest: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
+    base = ["train", "--manifest", str(demo_manifest), "--out", str(tmp_path / "run"), "--pretrained", *TINY]
+    assert main([*base, "--model", "resnet18", "--image-size", "40"]) == 2
+    err = capsys.readouterr().err
+    assert "pretrained resnet18 weights are not on this machine" in err and "--weights-file" in err
+    assert not (tmp_path / "run" / "checkpoint.pt").exists()
+    assert main([*base, "--model", "resnet8"]) == 2
+    assert "resnet8 has no pretrained weights" in capsys.readouterr().err

@@ -12,10 +12,11 @@ import torch
 from PIL import Image
 
 from difficultynet.data import cache
-from difficultynet.data.augment import augment, channel_stats, crop_flip, normalize
+from difficultynet.data.augment import augment, channel_stats, crop_flip, normalize, random_resized_crop
 from difficultynet.data.batches import EpochBatches, MetaBatches, batch_indices, seeded_generator
 from difficultynet.data.cache import load_images
 from difficultynet.data.splits import load_splits
+from difficultynet.errors import RunCancelled
 from difficultynet.manifest import (
     DEFAULT_OPTIONS,
     Manifest,
@@ -23,6 +24,7 @@ from difficultynet.manifest import (
     ValidationOptions,
     load_manifest,
 )
+from difficultynet.progress import PrepareProgress
 
 WritePng = Callable[..., Path]
 DEVICES = [
@@ -92,6 +94,31 @@ def test_size_mismatch_is_resized_bilinear(tmp_path: Path, write_png: WritePng) 
     assert np.array_equal(decoded, expected.transpose(2, 0, 1))
 
 
+def test_aspect_ratio_is_kept_by_a_centre_crop(tmp_path: Path) -> None:
+    # 40×20: red left and right quarters, a blue centre square. Squashing would keep the red; the
+    # shorter-side resize + centre crop keeps only the blue square.
+    array = np.zeros((20, 40, 3), dtype=np.uint8)
+    array[:, :10] = array[:, 30:] = (255, 0, 0)
+    array[:, 10:30] = (0, 0, 255)
+    Image.fromarray(array).save(tmp_path / "wide.png")
+    Image.fromarray(array.transpose(1, 0, 2).copy()).save(tmp_path / "tall.png")
+    for name in ("wide.png", "tall.png"):
+        decoded = cache.decode_image(tmp_path / name, image_size=8, channels=3)
+        assert decoded.shape == (3, 8, 8)
+        assert (decoded[2] == 255).all() and (decoded[0] == 0).all(), name
+
+
+def test_exif_orientation_is_applied(tmp_path: Path) -> None:
+    array = np.zeros((8, 16, 3), dtype=np.uint8)
+    array[:, :8] = (255, 255, 255)  # white left half
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to display"
+    Image.fromarray(array).save(tmp_path / "rotated.png", exif=exif)
+    decoded = cache.decode_image(tmp_path / "rotated.png", image_size=8, channels=1)
+    # displayed upright it is 8 wide and 16 tall with white on top; the centre crop straddles both halves
+    assert decoded[0, 0].min() == 255 and decoded[0, -1].max() == 0
+
+
 def test_undecodable_image_raises_manifest_invalid_with_its_line(image_root: Path) -> None:
     (image_root / "b" / "1.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
     rows = [(f"{label}/{i}.png", label, "train") for label in "ab" for i in range(3)]
@@ -151,7 +178,8 @@ def test_cache_is_keyed_by_size_channels_and_file_contents(
 
 def test_corrupt_cache_file_is_rebuilt(small_manifest: Manifest, tmp_path: Path) -> None:
     cache_dir = tmp_path / "cache"
-    expected = load_images(small_manifest, image_size=8, channels=3, cache_dir=cache_dir)
+    # a copy: the first call already returns the memory-mapped file, which is overwritten below
+    expected = np.array(load_images(small_manifest, image_size=8, channels=3, cache_dir=cache_dir))
     (cache_file,) = cache_dir.iterdir()
     cache_file.write_bytes(b"truncated")
     assert np.array_equal(
@@ -159,6 +187,54 @@ def test_corrupt_cache_file_is_rebuilt(small_manifest: Manifest, tmp_path: Path)
     )
     assert np.array_equal(np.load(cache_file), expected)
     assert [p.name for p in cache_dir.iterdir()] == [cache_file.name]  # no temp files left behind
+
+
+def test_cache_key_covers_the_resize_rule(small_manifest: Manifest, monkeypatch: pytest.MonkeyPatch) -> None:
+    key = cache.cache_key(small_manifest, 8, 3)
+    monkeypatch.setattr(cache, "RESIZE_RULE", "squash")
+    assert cache.cache_key(small_manifest, 8, 3) != key
+
+
+def test_progress_reports_a_miss_then_a_hit(small_manifest: Manifest, tmp_path: Path) -> None:
+    reports: list[PrepareProgress] = []
+    load_images(small_manifest, image_size=8, channels=3, cache_dir=tmp_path, on_progress=reports.append)
+    assert reports[0].done == 0 and reports[-1].done == reports[-1].total == len(small_manifest)
+    assert {r.cache for r in reports} == {"miss"} and reports[-1].finished
+    reports.clear()
+    load_images(small_manifest, image_size=8, channels=3, cache_dir=tmp_path, on_progress=reports.append)
+    assert [(r.done, r.total, r.cache) for r in reports] == [(8, 8, "hit")]
+
+
+def test_cancel_while_decoding_leaves_no_cache_file(
+    image_root: Path, tmp_path: Path, write_png: WritePng
+) -> None:
+    for label in "ab":
+        for i in range(cache.CHUNK * 2):
+            write_png(image_root / label / f"many{i}.png", value=i)
+    rows = [(f"{label}/many{i}.png", label, "train") for label in "ab" for i in range(cache.CHUNK * 2)]
+    manifest = manifest_for(image_root, rows)
+    reports: list[PrepareProgress] = []
+    with pytest.raises(RunCancelled, match="while preparing the data"):
+        load_images(
+            manifest, image_size=8, channels=3, cache_dir=tmp_path / "cache", num_workers=1,
+            on_progress=reports.append, should_stop=lambda: bool(reports and reports[-1].done > 0),
+        )  # fmt: skip
+    assert reports[-1].done < len(manifest)
+    assert list((tmp_path / "cache").iterdir()) == []  # the temporary file is gone, nothing cached
+
+
+def test_a_cache_that_cannot_fit_the_disk_is_refused_before_decoding(
+    small_manifest: Manifest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = cache.shutil.disk_usage
+    monkeypatch.setattr(cache.shutil, "disk_usage", lambda path: real(path)._replace(free=100))
+    reports: list[PrepareProgress] = []
+    with pytest.raises(cache.CacheTooLarge) as info:
+        load_images(small_manifest, image_size=8, channels=3, cache_dir=tmp_path, on_progress=reports.append)
+    message = str(info.value)
+    assert message.startswith("the decoded images need 2 KiB of disk for the image cache (8 images of 3×8×8)")
+    assert "lower image_size" in message and str(tmp_path) not in message
+    assert reports == []
 
 
 # ------------------------------------------------------------------------------------------ splits
@@ -238,6 +314,37 @@ def test_augment_draws_every_offset_and_both_flips() -> None:
     seen = [keys[i] for i in matches.int().argmax(dim=1).tolist()]
     assert {key[:2] for key in seen} == {(dy, dx) for dy in range(9) for dx in range(9)}
     assert 0.45 < sum(key[2] for key in seen) / len(seen) < 0.55
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_random_resized_crop_of_the_whole_image_is_the_image_or_its_mirror(device: str) -> None:
+    x = torch.randint(0, 256, (64, 3, 12, 12), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    x = x.to(device)
+    out = random_resized_crop(x, seeded_generator(0, "augment", device=device), scale=(1, 1), ratio=(1, 1))
+    assert out.shape == x.shape and out.dtype == torch.float32
+    same = (out - x.float()).abs().amax(dim=(1, 2, 3)) < 1e-3
+    mirrored = (out - x.flip(-1).float()).abs().amax(dim=(1, 2, 3)) < 1e-3
+    assert bool((same | mirrored).all()) and 10 < int(mirrored.sum()) < 54
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_random_resized_crop_is_seeded_and_zooms_in(device: str) -> None:
+    # a horizontal ramp (column c has value 8c): a square crop of a quarter of the area spans half the
+    # ramp, wherever it lies, mirrored or not
+    ramp = (torch.arange(32, device=device) * 8).to(torch.uint8)
+    x = ramp.expand(128, 1, 32, 32).contiguous()
+    generator = seeded_generator(3, "augment", device=device)
+    first = random_resized_crop(x, generator, scale=(0.25, 0.25), ratio=(1, 1))
+    again = random_resized_crop(
+        x, seeded_generator(3, "augment", device=device), scale=(0.25, 0.25), ratio=(1, 1)
+    )
+    assert torch.equal(first, again)
+    span = (first[:, 0, :, -1] - first[:, 0, :, 0]).abs()  # (B, rows): right edge minus left edge
+    # (within 2: at the image edge the outer half pixel is clamped to the edge pixel)
+    assert torch.allclose(span, torch.full_like(span, 8 * 15.5), atol=2.0)
+    assert len({round(float(v)) for v in first[:, 0, 0, 0]}) > 20  # the crop's position varies
+    shift = random_resized_crop(x, generator, scale=(0.25, 0.25), ratio=(1, 1))
+    assert not torch.equal(first, shift)
 
 
 def test_normalize_and_channel_stats() -> None:

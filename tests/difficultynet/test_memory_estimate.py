@@ -13,6 +13,8 @@ from difficultynet.config import MODELS, DNetConfig, TrainConfig
 from difficultynet.memory_estimate import (
     GIB,
     WorkerCapacity,
+    cache_file_bytes,
+    disk_shortfall,
     estimate_training_memory,
     host_ram_bytes,
     human_bytes,
@@ -55,6 +57,34 @@ def test_the_table_matches_the_real_models(model_name: str, image_size: int) -> 
     assert params == footprint.backbone_params + (footprint.feature_dim + 1) * NUM_CLASSES
     measured = activation_floats_per_pixel(model, image_size)
     assert measured == pytest.approx(footprint.activation_floats_per_pixel, rel=0.02)
+
+
+@pytest.mark.parametrize("model_name", ["resnet18", "resnet50"])
+@pytest.mark.parametrize("image_size", [32, 96])
+def test_pretrained_resnets_keep_the_imagenet_stem_in_the_table(model_name: str, image_size: int) -> None:
+    import torchvision
+
+    state = getattr(torchvision.models, model_name)().state_dict()
+    model = create_model(model_name, NUM_CLASSES, 3, image_size, backbone_state=state)
+    footprint = model_footprint(model_name, image_size, pretrained=True)
+    params = sum(p.numel() for p in model.parameters())
+    assert params == footprint.backbone_params + (footprint.feature_dim + 1) * NUM_CLASSES
+    measured = activation_floats_per_pixel(model, image_size)
+    assert measured == pytest.approx(footprint.activation_floats_per_pixel, rel=0.02)
+    assert TrainConfig(model=model_name, pretrained=True, image_size=image_size).uses_pretrained_weights
+
+
+def test_a_cache_that_cannot_fit_the_disk_is_explained() -> None:
+    config = TrainConfig(image_size=224)
+    needed = cache_file_bytes(100_000, 3, 224, 224)
+    assert needed == 128 + 100_000 * 3 * 224 * 224
+    assert disk_shortfall(config, 100_000, needed) is None
+    reason = disk_shortfall(config, 100_000, 10 * GIB)
+    assert reason is not None and reason.startswith(
+        "the decoded images of this run need 14.0 GiB of disk for the image cache (100000 images at 224×224) "
+        "but only 10.0 GiB is free there"
+    )
+    assert "Lower image_size (now 224)" in reason
 
 
 def test_the_estimator_does_not_import_torch() -> None:

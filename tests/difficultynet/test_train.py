@@ -165,13 +165,14 @@ def test_resume_refuses_another_config_or_dataset(
 
 def test_should_stop_cancels_after_the_current_batch(digits: Manifest, tmp_path: Path) -> None:
     polls: list[int] = []
-
-    def should_stop() -> bool:
-        polls.append(1)
-        return len(polls) == 20  # 16 batches per epoch: stop in epoch 2
-
     reported: list[int] = []
-    with pytest.raises(RunCancelled, match="epoch 2"):
+
+    def should_stop() -> bool:  # polled while decoding and after every batch
+        if reported:  # epoch 1 is done: stop after the 4th batch of epoch 2
+            polls.append(1)
+        return len(polls) == 4
+
+    with pytest.raises(RunCancelled, match=r"epoch 2 \(after batch 4\)"):
         fit(
             tiny_config(method="ce"),
             digits,
@@ -180,7 +181,7 @@ def test_should_stop_cancels_after_the_current_batch(digits: Manifest, tmp_path:
             should_stop=should_stop,
             reporter=lambda r: reported.append(r.epoch),
         )
-    assert len(polls) == 20 and reported == [1]
+    assert len(polls) == 4 and reported == [1]
     assert len((tmp_path / "metrics.jsonl").read_text().splitlines()) == 1
 
 
