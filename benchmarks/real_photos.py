@@ -146,9 +146,10 @@ def render(
         f"- commit {h.CODE_VERSION}, {h.now_utc()}",
         f"- command: `{h.command_line()}`",
         f"- dataset: {dataset}",
-        "- resize path measured: this commit's `decode_image` (JPEG draft decode, then a bilinear resize of "
-        "the whole image to size × size, aspect ratio not kept); the aspect-preserving resize + centre crop "
-        "cache of the `h-models` branch had not landed when this ran",
+        "- resize path measured: `decode_image` with the `h-models` work merged: EXIF orientation applied, "
+        "shorter side resized to size (JPEG draft decode, then bilinear) and centre-cropped, decoded "
+        "straight into the memory-mapped `.npy` cache; above 32 px training adds the on-device "
+        "random-resized-crop + flip",
         "- training: `python -m difficultynet train` (the `fit()` a Celery worker runs), "
         + " ".join(TRAIN)
         + " --num-threads 2 --cache-dir …; time = process start to the end of epoch 1 (imports, manifest "
