@@ -188,6 +188,8 @@ class DatasetService:
             folder_dir = self._base_dir(folder, field="folder")
             if folder_dir == self.settings.data_root.resolve():
                 raise field_error("folder", "name a folder under the data root, not the data root itself")
+            if folder_dir.is_relative_to(self.settings.uploads_dir.resolve()):
+                raise field_error("folder", "that is where uploads are stored; name a folder of your own")
             plan = await run_in_threadpool(plan_folder, folder_dir, split, self.validation.max_rows)
             # The generated CSV (paths and splits) is the content; images are opened only when it is new.
             dataset_id = _content_id(b"folder", plan.csv, str(folder_dir).encode())

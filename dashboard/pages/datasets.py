@@ -73,7 +73,9 @@ def layout(max_upload_mb: float = 256.0, **_query: str) -> html.Div:
                     id=ids.DATASETS_UPLOAD,
                     children=html.Div(
                         [
-                            html.Strong("Drag and drop a manifest CSV or a .zip bundle here"),
+                            html.Strong(
+                                "Drag and drop a manifest CSV, a .zip bundle or a .zip of image folders here"
+                            ),
                             html.Span(" or click to choose a file"),
                         ]
                     ),

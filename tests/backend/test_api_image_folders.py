@@ -40,9 +40,11 @@ def class_folders(counts: dict[str, int], prefix: str = "") -> dict[str, bytes]:
     }
 
 
-def post_zip(client: TestClient, name: str, entries: dict[str, bytes], **fields: Any) -> Any:
+def post_zip(client: TestClient, name: str, entries: dict[str, bytes] | bytes, **fields: Any) -> Any:
+    """Upload a zip (of ``entries``: each call stamps the current time into the entries)."""
     data = {key: str(value) for key, value in fields.items()}
-    return client.post("/api/datasets", files={"file": (name, make_zip(entries))}, data=data)
+    archive = entries if isinstance(entries, bytes) else make_zip(entries)
+    return client.post("/api/datasets", files={"file": (name, archive)}, data=data)
 
 
 def manifest_rows(client: TestClient, dataset_id: str) -> list[dict[str, str]]:
@@ -67,7 +69,8 @@ def test_zip_of_class_folders_becomes_a_dataset_with_reported_splits(
     entries = class_folders({"heron": 14, "owl": 6, "wren": 2}, prefix="birds/")
     entries["__MACOSX/birds/._heron"] = b"\x00\x05\x16\x07"
     entries["birds/owl/.DS_Store"] = b"junk"
-    response = post_zip(client, "birds.zip", entries, val_per_class=3, test_fraction=0.25, seed=1)
+    archive = make_zip(entries)
+    response = post_zip(client, "birds.zip", archive, val_per_class=3, test_fraction=0.25, seed=1)
     assert response.status_code == 201, response.text
     body = response.json()
     assert body["kind"] == "zip" and body["name"] == "birds.zip" and body["num_rows"] == 22
@@ -88,9 +91,9 @@ def test_zip_of_class_folders_becomes_a_dataset_with_reported_splits(
     images = api_settings.uploads_dir / body["id"] / "images"
     assert all((images / row["path"]).is_file() and row["path"].startswith("birds/") for row in rows)
 
-    same = post_zip(client, "again.zip", entries, val_per_class=3, test_fraction=0.25, seed=1)
+    same = post_zip(client, "again.zip", archive, val_per_class=3, test_fraction=0.25, seed=1)
     assert same.status_code == 200 and same.json()["id"] == body["id"]
-    reseeded = post_zip(client, "birds.zip", entries, val_per_class=3, test_fraction=0.25, seed=2)
+    reseeded = post_zip(client, "birds.zip", archive, val_per_class=3, test_fraction=0.25, seed=2)
     assert reseeded.status_code == 201 and reseeded.json()["id"] != body["id"]
     assert Counter(r["split"] for r in manifest_rows(client, reseeded.json()["id"])) == Counter(
         r["split"] for r in rows
@@ -182,12 +185,14 @@ def test_folder_requests_that_leave_the_data_root_or_break_rules_are_refused(
 ) -> None:
     photos = write_files(api_settings.data_root / "photos", class_folders({"a": 4, "b": 4}))
     secret = write_files(tmp_path / "secret", {"x.jpg": jpeg(1)})
+    api_settings.uploads_dir.mkdir(exist_ok=True)
     for folder, column, reason in (
         ("../secret", "folder", "inside the data root"),
         ("/etc", "folder", "relative to the data root"),
         ("nowhere", "folder", "does not exist"),
         ("", "folder", "at least 1 character"),
         (".", "folder", "not the data root itself"),
+        ("uploads", "folder", "where uploads are stored"),
     ):
         response = client.post("/api/datasets/folders", json={"folder": folder})
         assert response.status_code == 422, (folder, response.text)

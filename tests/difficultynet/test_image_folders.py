@@ -297,3 +297,33 @@ def test_dnet_manifest_refuses_a_bad_folder_and_bad_settings(
     assert not (root / "manifest.csv").exists()
     assert main(["manifest", str(root), "--test-fraction", "2"]) == 2
     assert "test_fraction" in capsys.readouterr().err
+
+
+def _png_claiming_size(width: int, height: int) -> bytes:
+    """A real 1×1 PNG whose header (IHDR, CRC fixed up) claims ``width`` × ``height`` pixels."""
+    import struct
+    import zlib
+
+    buffer = io.BytesIO()
+    Image.new("L", (1, 1)).save(buffer, format="PNG")
+    data = bytearray(buffer.getvalue())
+    ihdr = data.index(b"IHDR")
+    data[ihdr + 4 : ihdr + 12] = struct.pack(">II", width, height)
+    data[ihdr + 17 : ihdr + 21] = struct.pack(">I", zlib.crc32(bytes(data[ihdr : ihdr + 17])))
+    return bytes(data)
+
+
+def test_unusual_but_valid_images_pass_and_a_decompression_bomb_is_a_row_error(tmp_path: Path) -> None:
+    root = write_classes(tmp_path / "p", {"a": 3, "b": 3})
+    Image.new("CMYK", (30, 20), (10, 200, 30, 0)).save(root / "a" / "cmyk.jpg", format="JPEG")
+    Image.new("I;16", (16, 16), 40000).save(root / "a" / "deep.png", format="PNG")
+    Image.new("RGBA", (16, 16), (1, 2, 3, 100)).save(root / "b" / "alpha.png", format="PNG")
+    rotated = Image.new("RGB", (30, 20), (90, 90, 90))
+    exif = rotated.getexif()
+    exif[0x0112] = 6  # orientation: rotate 90° when displayed
+    rotated.save(root / "b" / "rotated.jpg", format="JPEG", exif=exif.tobytes())
+    assert build(root, val_per_class=1, test_fraction=0)[1].ok
+
+    (root / "b" / "bomb.png").write_bytes(_png_claiming_size(20_000, 20_000))
+    report = build(root, val_per_class=1, test_fraction=0)[1]
+    assert not report.ok and reasons(report) == "not a readable image: it has too many pixels ('b/bomb.png')"

@@ -1,7 +1,8 @@
 """Image folders end to end on a live stack (redis-server, a Celery worker process, uvicorn API, token):
 a zip of photo-sized JPEG class folders is uploaded with no manifest, its generated manifest downloaded,
-and a Difficulty-Net run trains one epoch on it; the dashboard's own client and page functions drive
-the same API for folders under the data root and for manifest downloads."""
+and a Difficulty-Net run fine-tunes a "pretrained" ResNet-18 on it for one epoch (the weights are a state
+dict this test writes into the worker's TORCH_HOME cache: nothing is downloaded); the dashboard's own
+client and page functions drive the same API for folders under the data root and manifest downloads."""
 
 from __future__ import annotations
 
@@ -10,15 +11,20 @@ import csv
 import io
 import json
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlparse
 
 import httpx
 import pytest
+import torch
+import torchvision
 from support.waiting import wait_until_finished
 
 from dashboard.api_client import ApiClient
 from dashboard.pages import datasets as datasets_page
 from difficultynet.export import validate_weights_export
+from difficultynet.models.pretrained import torchvision_weights
 from stack.testing.live_stack import LiveStack
 from stack.testing.photos import write_photo_folder, zip_folder
 
@@ -26,6 +32,20 @@ pytestmark = pytest.mark.integration
 
 RUN_TIMEOUT_S = 240
 SPLIT = {"val_per_class": "2", "test_fraction": "0.25", "seed": "5"}
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
+    """The module's stack, its worker's TORCH_HOME holding a ResNet-18 state dict under torchvision's name."""
+    torch_home = tmp_path_factory.mktemp("torch-home")
+    filename = Path(urlparse(torchvision_weights("resnet18").url).path).name
+    checkpoints = torch_home / "hub" / "checkpoints"
+    checkpoints.mkdir(parents=True)
+    torch.manual_seed(0)
+    torch.save(torchvision.models.resnet18().state_dict(), checkpoints / filename)
+    root = tmp_path_factory.mktemp("stack")
+    with LiveStack(root, api_token="integration-token", extra_env={"TORCH_HOME": str(torch_home)}) as live:
+        yield live
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +60,7 @@ def text_of(component: object) -> str:
     return json.dumps(component, default=lambda c: c.to_plotly_json())
 
 
-def test_zip_of_photo_folders_uploads_and_trains_one_dnet_epoch(
+def test_zip_of_photo_folders_uploads_and_fine_tunes_a_pretrained_backbone_for_one_epoch(
     stack: LiveStack, client: httpx.Client, photo_zip: bytes
 ) -> None:
     response = client.post("/api/datasets", files={"file": ("photos.zip", photo_zip)}, data=SPLIT)
@@ -61,12 +81,13 @@ def test_zip_of_photo_folders_uploads_and_trains_one_dnet_epoch(
     assert len(rows) == 33 and all(row["path"].startswith("photos/class-") for row in rows)
     assert Counter(row["split"] for row in rows) == dataset["split_counts"]
 
-    training = {"method": "dnet", "epochs": 1, "batch_size": 16, "model": "resnet8", "device": "cpu",
-                "num_threads": 1, "image_size": 32, "seed": 0}  # fmt: skip
+    training = {"method": "dnet", "epochs": 1, "batch_size": 16, "model": "resnet18", "pretrained": True,
+                "device": "cpu", "num_threads": 1, "image_size": 64, "seed": 0}  # fmt: skip
     run = client.post("/api/runs", json={"dataset_id": dataset["id"], **training})
     assert run.status_code == 202, run.text
     state = wait_until_finished(client, run.json()["id"], RUN_TIMEOUT_S)
     assert state["status"] == "succeeded", (state, stack.logs())
+    assert state["config"]["pretrained"] is True and state["config"]["model"] == "resnet18"
     weights = client.get(f"/api/runs/{state['id']}/weights.json").json()
     validate_weights_export(weights)
     assert weights["dataset_sha256"] == dataset["manifest_sha256"]
