@@ -220,7 +220,8 @@ def canonical_variant(run: dict[str, Any]) -> str:
         for recipe_name, (method, recipe) in RECIPES.items():
             if method != run["method"] or recipe is None:
                 continue
-            reference = recipe.model_dump()
+            # resolved the way a run resolves it (e.g. the driver target follows the base loss)
+            reference = TrainConfig(method=method, dnet=recipe).dnet.model_dump()
             diff = {k: v for k, v in stored.items() if k in reference and v != reference[k]}
             candidates.append((recipe_name, diff))
         name, overrides = min(candidates, key=lambda item: (len(item[1]), item[0]))
