@@ -197,11 +197,11 @@ class DifficultyNetLearner:
       weight 16,000 on CE and 2,200 on Balanced Softmax, CIFAR-10-LT IF100 seed 0). With a constant λ and a
       base-lr virtual step, meta and driver gradients stay of the same order all run long: the weights on CE
       stay ordered by frequency (final max/min 2.3, Spearman ρ(w, count) −0.95).
-    * ``driver_target``: the code's t = 1 − a/Σa is nearly constant across classes, so the driver pulls every d
-      to the same value and caps the spread of w (CE, 3 seeds: max/min 2.3–2.5, 45.5 ± 0.5 balanced accuracy).
-      ``error`` (t = max(1 − a, 0.1)) anchors each class to its own error: 51.2 ± 2.6, weights ordered by
-      error from epoch 2 on. A :class:`~difficultynet.config.TrainConfig` that does not set it picks it by base
-      loss (``default_driver_target``: ``error`` on CE, ``share`` on Balanced Softmax).
+    * ``driver_target``: the code's t = 1 − a/Σa is nearly constant across classes, so the driver pulls
+      every d to the same value and caps the spread of w (CE, 3 seeds: max/min 2.3–2.5, 45.5 ± 0.5 balanced
+      accuracy). ``error`` (t = max(1 − a, 0.1)) anchors each class to its own error: 51.2 ± 2.6, weights
+      ordered by error from epoch 2 on. A :class:`~difficultynet.config.TrainConfig` that does not set it
+      picks it by base loss (``default_driver_target``: ``error`` on CE, ``share`` on Balanced Softmax).
     * ``meta_batch="full"`` with ``meta_feature_refresh``: in head mode the whole balanced meta set is the
       meta batch, with its features recomputed every k steps; every class contributes to every meta step
       (a random 100-of-250 batch leaves rare classes' meta terms noisy) at a fraction of the per-step cost.
