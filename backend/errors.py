@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from kombu.exceptions import OperationalError as BrokerError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from difficultynet.manifest import RowError
+from difficultynet.contracts.api import RowError
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 from pydantic import BaseModel, ValidationError
 
 from difficultynet import protocol
-from difficultynet.manifest import ManifestReport
+from difficultynet.manifest import FolderReport, ManifestReport
 from difficultynet.memory_estimate import WorkerCapacity
 
 logger = logging.getLogger(__name__)
@@ -54,11 +54,12 @@ class StoredDataset(BaseModel):
 
     id: str
     name: str
-    kind: Literal["csv", "zip"]
+    kind: Literal["csv", "zip", "folder"]
     created_at: float
     manifest_path: str
     data_root: str
     report: ManifestReport
+    folder: FolderReport | None = None  # set when the manifest was generated from image folders
 
 
 class RunHash(BaseModel):

@@ -22,7 +22,9 @@ import plotly.io.json as plotly_json
 from _harness import CODE_VERSION, REPO_ROOT, command_line, machine, now_utc, time_calls
 
 from dashboard.api_client import ApiClient
-from dashboard.pages import run as run_page
+from dashboard.pages.run.epoch_views import epoch_views_update
+from dashboard.pages.run.live import RunPollUpdate, poll
+from dashboard.run_view.state import RunViewState
 from difficultynet.config import TrainConfig
 from difficultynet.synthetic import synthetic_records
 
@@ -91,20 +93,20 @@ def bench_classes(classes: int, epochs: int, repeat: int, rows: list[dict[str, A
 
     # the state a page has after drawing every epoch but the last: the next tick appends one epoch
     server.visible = epochs - 1
-    drawn = run_page.poll(api, RUN_ID, run_page.RunViewState(), "difficulty", None, None)
-    state = run_page.RunViewState.load(drawn.view_state)
+    drawn = poll(api, RUN_ID, RunViewState(), "difficulty", None, None)
+    state = RunViewState.load(drawn.view_state)
     picks = state.picks or None
     server.visible = epochs
 
-    def live_tick() -> run_page.RunPollUpdate:
-        return run_page.poll(api, RUN_ID, state, "difficulty", picks, epochs - 1)
+    def live_tick() -> RunPollUpdate:
+        return poll(api, RUN_ID, state, "difficulty", picks, epochs - 1)
 
-    def idle_tick() -> run_page.RunPollUpdate:
+    def idle_tick() -> RunPollUpdate:
         done = state.model_copy(update={"drawn": epochs, "latest": epochs})
-        return run_page.poll(api, RUN_ID, done, "difficulty", picks, epochs)
+        return poll(api, RUN_ID, done, "difficulty", picks, epochs)
 
-    def metric_toggle() -> run_page.RunPollUpdate:
-        return run_page.poll(api, RUN_ID, state, "test_acc", picks, epochs - 1)
+    def metric_toggle() -> RunPollUpdate:
+        return poll(api, RUN_ID, state, "test_acc", picks, epochs - 1)
 
     as_outputs: Callable[[Any], Any] = lambda update: update.as_outputs()  # noqa: E731
     measure(
@@ -118,12 +120,12 @@ def bench_classes(classes: int, epochs: int, repeat: int, rows: list[dict[str, A
     measure("idle tick: no new epoch", idle_tick, repeat, rows, classes, as_outputs)
     key = f"{RUN_ID}:{classes}"
     measure(
-        "scatter: follow slider to the new epoch (patch)",
-        lambda: run_page.scatter_update(api, RUN_ID, epochs, True, key),
+        "scatter: follow slider to the new epoch (patch; with confusions and the difficulty check)",
+        lambda: epoch_views_update(api, RUN_ID, epochs, True, key),
         repeat,
         rows,
         classes,
-        list,
+        lambda update: update.as_outputs(),
     )
     toggle_label = f"metric toggle: rebuild curves from {epochs} epochs"
     measure(toggle_label, metric_toggle, max(2, repeat // 4), rows, classes, as_outputs)

@@ -9,7 +9,7 @@ On a real stack (redis-server, one Celery worker process, the uvicorn API; ``ben
    the API and a real worker, following the run's Server-Sent Events live;
 3. measures the finished run: epoch-record size, Redis memory (``MEMORY USAGE`` of the stream, the run
    hash and the weights key; ``INFO used_memory`` delta), stream reads (XRANGE, ``GET …/epochs?after=0``,
-   an SSE replay) and the dashboard's live-update callback (``dashboard.pages.run.poll``) with its JSON
+   an SSE replay) and the dashboard's live-update callback (``dashboard.pages.run.live.poll``) with its JSON
    payload as Dash serialises it;
 4. synthesises a ``--synthetic-epochs`` (200) epoch run with the same 1000 classes through the worker's
    own reporter (``worker.reporter.RedisReporter``, the export read back from ``weights.json`` as the worker
@@ -45,9 +45,13 @@ from dash import no_update
 from plotly.io.json import to_json_plotly
 from synthetic_lt import SyntheticDataset, SyntheticSpec, describe, write_synthetic_lt
 
-from dashboard import figures
+from dashboard.analysis.columns import Metric
 from dashboard.api_client import ApiClient
-from dashboard.pages import run as run_page
+from dashboard.figures.datasets import class_frequency_figure
+from dashboard.pages.run.baseline import gains_update
+from dashboard.pages.run.epoch_views import epoch_views_update
+from dashboard.pages.run.live import poll
+from dashboard.run_view.state import RunViewState
 from difficultynet import protocol
 from difficultynet.config import TrainConfig
 from difficultynet.export import build_weights_export
@@ -176,37 +180,28 @@ def measure_dashboard(
 ) -> None:
     api = ApiClient(api_url, timeout_s=120.0)
     try:
-        metric: figures.Metric = "difficulty"
-        first_state = run_page.RunViewState()
-        timing, update = h.time_calls(
-            lambda: run_page.poll(api, run_id, first_state, metric, None, None), repeat
-        )
-        loaded = run_page.RunViewState.load(update.view_state)
+        metric: Metric = "difficulty"
+        first_state = RunViewState()
+        timing, update = h.time_calls(lambda: poll(api, run_id, first_state, metric, None, None), repeat)
+        loaded = RunViewState.load(update.view_state)
         _dash_row(out, "dashboard: first load", timing, update.as_outputs())
         behind = loaded.model_copy(update={"drawn": epochs - 1, "latest": epochs - 1})
         timing, update = h.time_calls(
-            lambda: run_page.poll(api, run_id, behind, metric, loaded.picks, epochs - 1), repeat
+            lambda: poll(api, run_id, behind, metric, loaded.picks, epochs - 1), repeat
         )
         _dash_row(out, "dashboard: new epoch (Patch)", timing, update.as_outputs())
-        timing, update = h.time_calls(
-            lambda: run_page.poll(api, run_id, loaded, metric, loaded.picks, epochs), repeat
-        )
+        timing, update = h.time_calls(lambda: poll(api, run_id, loaded, metric, loaded.picks, epochs), repeat)
         _dash_row(out, "dashboard: idle tick", timing, update.as_outputs())
-        timing, (fig, key) = h.time_calls(
-            lambda: run_page.scatter_update(api, run_id, epochs, True, None), repeat
-        )
-        _dash_row(out, "dashboard: scatter figure", timing, {"figure": fig})
-        timing, (fig, _) = h.time_calls(
-            lambda: run_page.scatter_update(api, run_id, epochs, True, key), repeat
-        )
-        _dash_row(out, "dashboard: scatter Patch", timing, {"figure": fig})
+        timing, views = h.time_calls(lambda: epoch_views_update(api, run_id, epochs, True, None), repeat)
+        key = views.scatter_state
+        _dash_row(out, "dashboard: scatter figure", timing, {"figure": views.scatter})
+        timing, views = h.time_calls(lambda: epoch_views_update(api, run_id, epochs, True, key), repeat)
+        _dash_row(out, "dashboard: scatter Patch", timing, {"figure": views.scatter})
         if baseline_id is not None:
-            timing, gains = h.time_calls(
-                lambda: run_page.gains_update(api, run_id, epochs, baseline_id, None), repeat
-            )
+            timing, gains = h.time_calls(lambda: gains_update(api, run_id, epochs, baseline_id, None), repeat)
             _dash_row(out, "dashboard: gains figure", timing, {"figure": gains.figure, "note": gains.note})
             timing, gains = h.time_calls(
-                lambda: run_page.gains_update(api, run_id, epochs, baseline_id, gains.state), repeat
+                lambda: gains_update(api, run_id, epochs, baseline_id, gains.state), repeat
             )
             _dash_row(out, "dashboard: gains Patch", timing, {"figure": gains.figure, "note": gains.note})
     finally:
@@ -459,7 +454,7 @@ def benchmark(args: argparse.Namespace) -> Report:
             dash_api = ApiClient(api_url, timeout_s=120.0)
             try:
                 dataset = dash_api.get_dataset(doc["id"])
-                timing, fig = h.time_calls(lambda: figures.class_frequency_figure(dataset), args.repeat)
+                timing, fig = h.time_calls(lambda: class_frequency_figure(dataset), args.repeat)
                 size, json_ms = payload({"figure": fig})
                 report.setup.append(
                     (

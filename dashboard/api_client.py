@@ -13,12 +13,22 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from dashboard.models import Dataset, DatasetList, EpochPage, FieldError, Run, RunList, RunRequest
-from difficultynet.records import EpochRecord
+from dashboard.models import (
+    Dataset,
+    DatasetList,
+    EpochPage,
+    EpochSummaryPage,
+    FieldError,
+    Run,
+    RunCreate,
+    RunList,
+)
+from difficultynet.contracts.records import EpochRecord
 
 logger = logging.getLogger(__name__)
 
 _ModelT = TypeVar("_ModelT", bound=BaseModel)
+SplitSettings = Mapping[str, int | float | None]  # val_per_class, test_fraction, seed of image folders
 
 UPLOAD_TIMEOUT_S = 300.0  # zip bundles are unpacked and every image is checked before the API answers
 
@@ -191,22 +201,39 @@ class ApiClient:
         what = f"Dataset {dataset_id[:8]}"
         return self._parse(Dataset, self._request("GET", f"/datasets/{dataset_id}", what), what)
 
-    def upload_dataset(self, filename: str, content: bytes, *, base: str = "") -> tuple[Dataset, bool]:
-        """Upload a manifest CSV (paths relative to ``base`` under the data root) or a zip bundle.
+    def upload_dataset(
+        self, filename: str, content: bytes, *, base: str = "", split: SplitSettings | None = None
+    ) -> tuple[Dataset, bool]:
+        """Upload a manifest CSV (paths relative to ``base`` under the data root), a zip bundle, or a zip
+        of image folders (``split``: val_per_class / test_fraction / seed; omitted ones keep the defaults).
 
         Returns the dataset and whether it is new (201) rather than an identical earlier upload (200).
         """
         what = f"Upload of {filename}"
         mime = "application/zip" if filename.lower().endswith(".zip") else "text/csv"
+        fields = {"base": base} if base else {}
+        fields |= {key: str(value) for key, value in (split or {}).items() if value is not None}
         response = self._request(
             "POST",
             "/datasets",
             what,
             files={"file": (filename, content, mime)},
-            data={"base": base} if base else None,
+            data=fields or None,
             timeout=UPLOAD_TIMEOUT_S,
         )
         return self._parse(Dataset, response, what), response.status_code == 201
+
+    def register_folder(self, folder: str, *, split: SplitSettings | None = None) -> tuple[Dataset, bool]:
+        """Image folders under the server's data root as a dataset (the API generates the manifest)."""
+        what = f"Registering folder {folder}"
+        body = {"folder": folder} | {key: value for key, value in (split or {}).items() if value is not None}
+        response = self._request("POST", "/datasets/folders", what, json=body, timeout=UPLOAD_TIMEOUT_S)
+        return self._parse(Dataset, response, what), response.status_code == 201
+
+    def manifest_csv(self, dataset_id: str) -> bytes:
+        """The dataset's manifest CSV (uploaded, or generated for image folders), byte for byte."""
+        what = f"Manifest of dataset {dataset_id[:8]}"
+        return self._request("GET", f"/datasets/{dataset_id}/manifest.csv", what).content
 
     def delete_dataset(self, dataset_id: str) -> None:
         self._request("DELETE", f"/datasets/{dataset_id}", f"Deleting dataset {dataset_id[:8]}")
@@ -225,8 +252,9 @@ class ApiClient:
         what = f"Run {run_id[:8]}"
         return self._parse(Run, self._request("GET", f"/runs/{run_id}", what), what)
 
-    def create_run(self, request: RunRequest) -> Run:
-        body = request.model_dump(exclude_none=True)
+    def create_run(self, request: RunCreate) -> Run:
+        """Start a run with the fields the caller set (left-out ones take the API's defaults)."""
+        body = request.model_dump(mode="json", exclude_unset=True, exclude_none=True)
         what = "Starting the run"
         return self._parse(Run, self._request("POST", "/runs", what, json=body), what)
 
@@ -237,21 +265,28 @@ class ApiClient:
     def delete_run(self, run_id: str) -> None:
         self._request("DELETE", f"/runs/{run_id}", f"Deleting run {run_id[:8]}")
 
-    def epoch_page(self, run_id: str, *, after: int = 0, limit: int | None = None) -> EpochPage:
-        """Records of the epochs after ``after`` (1-based), oldest first; at most ``limit`` of them."""
+    def epoch_page(
+        self, run_id: str, *, after: int = 0, limit: int | None = None, explore: bool = True
+    ) -> EpochPage:
+        """Records of the epochs after ``after`` (1-based), oldest first; at most ``limit`` of them.
+
+        ``explore=False``: records as :class:`EpochSummary` (exploration columns unchecked, much faster
+        to read at many classes); for curves and histories that never look at most of them.
+        """
         params: dict[str, int] = {"after": after}
         if limit is not None:
             params["limit"] = limit
         what = f"Epochs of run {run_id[:8]}"
-        page = self._parse(
-            EpochPage, self._request("GET", f"/runs/{run_id}/epochs", what, params=params), what
-        )
+        model: type[EpochPage] = EpochPage if explore else EpochSummaryPage
+        page = self._parse(model, self._request("GET", f"/runs/{run_id}/epochs", what, params=params), what)
         if limit is not None and len(page.records) > limit:  # a backend without `limit` sends everything
             return page.model_copy(update={"records": page.records[:limit]})
         return page
 
-    def epochs(self, run_id: str, *, after: int = 0, limit: int | None = None) -> list[EpochRecord]:
-        return self.epoch_page(run_id, after=after, limit=limit).records
+    def epochs(
+        self, run_id: str, *, after: int = 0, limit: int | None = None, explore: bool = True
+    ) -> list[EpochRecord]:
+        return self.epoch_page(run_id, after=after, limit=limit, explore=explore).records
 
     def epoch(self, run_id: str, epoch: int) -> EpochRecord | None:
         """The record of one epoch, or None when it is not there (yet)."""
@@ -260,6 +295,13 @@ class ApiClient:
 
     def latest_epoch(self, run: Run) -> EpochRecord | None:
         return self.epoch(run.id, run.epoch) if run.epoch >= 1 else None
+
+    def example_image(self, run_id: str, row: int) -> tuple[bytes, str, str | None]:
+        """Thumbnail of one evaluation image of a run's dataset (by manifest row): bytes, content type and
+        the API's ``Cache-Control`` (the dashboard's server relays it to the browser)."""
+        response = self._request("GET", f"/runs/{run_id}/examples/{row}", f"Image {row} of run {run_id[:8]}")
+        content_type = response.headers.get("content-type", "application/octet-stream")
+        return response.content, content_type, response.headers.get("cache-control")
 
     def weights_json(self, run_id: str) -> bytes:
         """The run's ``difficulty-weights/v1`` export, byte for byte as the backend serves it."""

@@ -19,7 +19,7 @@ from dash import Dash, Input, Output, dcc, html
 from dashboard import ids
 from dashboard.api_client import ApiClient, ApiError
 from dashboard.components.layout import navbar
-from dashboard.pages import compare, datasets, new_run, not_found_404, run
+from dashboard.pages import compare, datasets, new_run, not_found_404, run, runs
 from dashboard.settings import DashboardSettings
 
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
@@ -44,6 +44,7 @@ def _run_title(run_id: str | None = None, **_query: Any) -> str:
 
 # "/runs/new" must come before "/runs/<run_id>": Dash matches pages in registry order.
 PAGES: tuple[PageSpec, ...] = (
+    PageSpec(runs, "Runs", path=runs.PATH),
     PageSpec(datasets, "Datasets", path=datasets.PATH, layout_options=("max_upload_mb",)),
     PageSpec(new_run, "New run", path=new_run.PATH),
     PageSpec(

@@ -6,12 +6,26 @@ import csv
 import io
 from collections.abc import Sequence
 
-from difficultynet.records import EpochRecord
+from difficultynet.contracts.records import EpochRecord
 
 CSV_COLUMNS: tuple[str, ...] = (
-    "run_id", "method", "epoch", "epochs_total", "train_loss", "lr", "top1", "balanced_acc",
-    "class_index", "class_name", "train_count", "group", "difficulty", "weight", "val_acc", "test_acc",
-)  # fmt: skip
+    "run_id",
+    "method",
+    "epoch",
+    "epochs_total",
+    "train_loss",
+    "lr",
+    "top1",
+    "balanced_acc",
+    "class_index",
+    "class_name",
+    "train_count",
+    "group",
+    "difficulty",
+    "weight",
+    "val_acc",
+    "test_acc",
+)
 
 
 def records_to_jsonl(records: Sequence[EpochRecord]) -> str:
@@ -28,7 +42,16 @@ def records_to_csv(records: Sequence[EpochRecord]) -> str:
         head = [r.run_id, r.method, r.epoch, r.epochs_total, r.train_loss, r.lr, r.top1, r.balanced_acc]
         for row in r.classes.rows():
             writer.writerow(
-                [*head, row.index, row.name, row.train_count, row.group, row.difficulty, row.weight,
-                 row.val_acc, row.test_acc]
-            )  # fmt: skip
+                [
+                    *head,
+                    row.index,
+                    row.name,
+                    row.train_count,
+                    row.group,
+                    row.difficulty,
+                    row.weight,
+                    row.val_acc,
+                    row.test_acc,
+                ]
+            )
     return out.getvalue()

@@ -7,7 +7,15 @@ APP_NAV = "app-nav"
 APP_BACKEND_STATUS = "app-backend-status"
 APP_HEALTH_INTERVAL = "app-health-interval"
 
-# datasets page ("/")
+# runs page ("/", the landing page)
+RUNS_TABLE = "runs-table"
+RUNS_ALERT = "runs-alert"
+RUNS_INTERVAL = "runs-interval"
+RUNS_DELETE = "runs-delete"  # pattern-matching: {"type": RUNS_DELETE, "index": run id}
+RUNS_DELETE_BUTTON = "runs-delete-button"  # pattern-matching, same index
+RUNS_VERSION = "runs-version"
+
+# datasets page ("/datasets")
 DATASETS_UPLOAD = "datasets-upload"
 DATASETS_BASE = "datasets-base"
 DATASETS_UPLOAD_STATUS = "datasets-upload-status"
@@ -17,6 +25,16 @@ DATASETS_REFRESH = "datasets-refresh"
 DATASETS_LIST_ALERT = "datasets-list-alert"
 DATASETS_VERSION = "datasets-version"
 DATASETS_CLASS_FREQUENCY = "datasets-class-frequency"
+DATASETS_FREQUENCY_PICK = "datasets-frequency-pick"
+DATASETS_FREQUENCY_GRAPH = "datasets-frequency-graph"
+DATASETS_VAL_PER_CLASS = "datasets-val-per-class"
+DATASETS_TEST_FRACTION = "datasets-test-fraction"
+DATASETS_SPLIT_SEED = "datasets-split-seed"
+DATASETS_FOLDER = "datasets-folder"
+DATASETS_REGISTER_FOLDER = "datasets-register-folder"
+DATASETS_DOWNLOAD = "datasets-download"
+DATASETS_DOWNLOAD_MESSAGE = "datasets-download-message"
+DATASETS_MANIFEST_BUTTON = "datasets-manifest-button"  # pattern-matching type: {type, dataset, where}
 
 # new run page ("/runs/new")
 NEW_RUN_QUERY = "new-run-query"
@@ -39,6 +57,11 @@ NEW_RUN_PRESET_CE = "new-run-preset-ce"
 NEW_RUN_SUBMIT = "new-run-submit"
 NEW_RUN_ALERT = "new-run-alert"
 NEW_RUN_REDIRECT = "new-run-redirect"
+
+
+def new_run_control(field: str) -> str:
+    """The control of a new-run form field (``dashboard.run_form.FormField.control``)."""
+    return f"new-run-{field.replace('_', '-')}"
 
 
 def new_run_field_error(field: str) -> str:
@@ -67,6 +90,7 @@ RUN_CURVES = "run-curves"
 RUN_SCATTER = "run-scatter"
 RUN_SCATTER_STATE = "run-scatter-state"
 RUN_EPOCH_SLIDER = "run-epoch-slider"
+RUN_EPOCH_INPUT = "run-epoch-input"
 RUN_TREND = "run-trend"
 RUN_BASELINE = "run-baseline"
 RUN_GAINS = "run-gains"
@@ -79,6 +103,17 @@ RUN_DOWNLOAD_JSONL = "run-download-jsonl"
 RUN_DOWNLOAD_CSV = "run-download-csv"
 RUN_DOWNLOAD = "run-download"
 RUN_DOWNLOAD_MESSAGE = "run-download-message"
+RUN_CLASS_SELECTED = "run-class-selected"
+RUN_CLASS_SEARCH = "run-class-search"
+RUN_CLASS_NAMES = "run-class-names"
+RUN_CLASS_PANEL = "run-class-panel"
+RUN_CLASS_SCROLL = "run-class-scroll"
+RUN_CLASS_LINK = "run-class-link"  # pattern-matching: {"type": …, "index": class, "slot": where}
+RUN_CONFUSIONS = "run-confusions"
+RUN_CONFUSION_PAIRS = "run-confusion-pairs"
+RUN_DIFFICULTY_CHECK = "run-difficulty-check"
+RUN_DIFFICULTY_COUNT = "run-difficulty-count"
+RUN_DIFFICULTY_CHECK_NOTE = "run-difficulty-check-note"
 
 # compare page ("/compare")
 COMPARE_QUERY = "compare-query"

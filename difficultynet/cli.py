@@ -1,4 +1,4 @@
-"""The engine's commands: validate manifests, train from the shell, write the demo dataset.
+"""The engine's commands: validate manifests, write one for an image folder, train, write the demo data.
 
 The product's ``dnet`` (``stack.cli``) adds ``up`` to these; the engine itself never knows the launcher.
 Importing this module is cheap and torch-free: torch loads only inside the commands that need it. Bad
@@ -22,7 +22,7 @@ from rich.table import Table
 
 from difficultynet.config import META_MODES, METHODS, MODELS, DNetRecipe, LrSchedule, TrainConfig, dnet_recipe
 from difficultynet.errors import DnetError, UsageError
-from difficultynet.manifest import ManifestInvalid, ManifestReport
+from difficultynet.manifest import FolderReport, ManifestInvalid, ManifestReport
 from difficultynet.records import EpochRecord
 
 EXIT_OK = 0
@@ -89,6 +89,50 @@ def cmd_validate(args: argparse.Namespace) -> int:
     else:
         print_report(report)
     return EXIT_OK if report.ok else EXIT_USAGE
+
+
+# ---------------------------------------------------------------------------------------------- manifest
+
+
+def print_folder_report(folder: FolderReport) -> None:
+    if not folder.short_classes:
+        return
+    out.print(f"{len(folder.short_classes)} class(es) too small for the requested splits (kept):")
+    table = Table("class", "images", "train", "val", "test", "why")
+    for c in folder.short_classes:
+        table.add_row(escape(c.name), str(c.images), str(c.train), str(c.val), str(c.test), escape(c.reason))
+    out.print(table)
+
+
+def cmd_manifest(args: argparse.Namespace) -> int:
+    from difficultynet.files import atomic_write_bytes
+    from difficultynet.manifest import FolderSplitOptions, check_folder, plan_folder
+
+    options = FolderSplitOptions(
+        val_per_class=args.val_per_class, test_fraction=args.test_fraction, seed=args.seed
+    )
+    folder: Path = args.directory
+    target: Path = args.output or folder / "manifest.csv"
+    plan = plan_folder(folder, options)
+    report = check_folder(plan, check_images=not args.no_image_check, max_errors=args.max_errors)
+    if args.json:
+        out.print_json(report.model_dump_json())
+    else:
+        print_report(report)
+        print_folder_report(plan.folder)
+    if not report.ok:
+        err.print(
+            f"[bold red]error:[/] no manifest written: {escape(str(folder))} has problems (listed above)"
+        )
+        return EXIT_USAGE
+    if target.exists() and target.read_bytes() != plan.csv and not args.force:
+        raise UsageError(f"{target} exists with other content; pass --force to replace it or choose -o")
+    atomic_write_bytes(target, plan.csv)
+    data_root = "" if target.parent.resolve() == folder.resolve() else f" --data-root {folder}"
+    out.print(
+        f"wrote {target} ({len(plan.rows)} rows); train with: dnet train --manifest {target}{data_root}"
+    )
+    return EXIT_OK
 
 
 # ---------------------------------------------------------------------------------------------- train
@@ -212,12 +256,42 @@ def _add_validate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-image-check", action="store_true", help="skip opening every image")
 
 
+def _add_manifest_arguments(p: argparse.ArgumentParser) -> None:
+    from difficultynet.manifest import DEFAULT_TEST_FRACTION, DEFAULT_VAL_PER_CLASS
+
+    p.add_argument("directory", type=Path, help="train/<class>/* [val/ test/] or <class>/* image folders")
+    p.add_argument(
+        "--val-per-class",
+        type=int,
+        default=DEFAULT_VAL_PER_CLASS,
+        help=f"val (meta) images per class, carved if there is no val/ (default {DEFAULT_VAL_PER_CLASS})",
+    )
+    p.add_argument(
+        "--test-fraction",
+        type=float,
+        default=DEFAULT_TEST_FRACTION,
+        help=f"share of each class held out as test if there is no test/ (default {DEFAULT_TEST_FRACTION})",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the per-class carve (default 0)")
+    p.add_argument("-o", "--output", type=Path, help="CSV to write (default: DIRECTORY/manifest.csv)")
+    p.add_argument("--force", action="store_true", help="replace an existing, different output file")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--max-errors", type=int, default=100)
+    p.add_argument("--no-image-check", action="store_true", help="skip opening every image")
+
+
 def _add_demo_data_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("directory", type=Path)
 
 
 ENGINE_COMMANDS: tuple[Command, ...] = (
     Command("validate", "check a manifest and summarise its classes", _add_validate_arguments, cmd_validate),
+    Command(
+        "manifest",
+        "write the manifest CSV of an image folder (seeded splits)",
+        _add_manifest_arguments,
+        cmd_manifest,
+    ),
     Command("train", "train a model on a manifest", _add_train_arguments, cmd_train),
     Command(
         "demo-data", "write the built-in long-tailed digits dataset", _add_demo_data_arguments, cmd_demo_data

@@ -5,14 +5,12 @@ Torch-free and dependency-free: a plain vocabulary, so the backend never has to 
 
 from __future__ import annotations
 
-from typing import Literal
+from difficultynet.contracts.api import RUN_STATUSES, TERMINAL_STATUSES, RunStatus
 
 TASK_TRAIN = "worker.train"
 QUEUE_GPU = "gpu"
 
-RunStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
-RUN_STATUSES: tuple[str, ...] = ("queued", "running", "succeeded", "failed", "cancelled")
-TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
+__all__ = ["RUN_STATUSES", "TERMINAL_STATUSES", "RunStatus"]  # the API's words, re-exported
 
 KEY_PREFIX = "dnet"
 RUNS_INDEX_KEY = f"{KEY_PREFIX}:runs"  # sorted set: run id -> created_at

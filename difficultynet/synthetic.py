@@ -13,11 +13,13 @@ confusions and hardest examples whose rows follow a fake manifest laid out as th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
+from difficultynet.contracts.api import ClassSummary, DatasetRead
 from difficultynet.diagnostics import dnet_diagnostics
 from difficultynet.records import (
     CONFUSION_TOP_K,
@@ -212,3 +214,37 @@ def synthetic_record(
     return synthetic_records(
         num_classes, 1, epochs_total=epochs_total, run_id=run_id, seed=seed, start_epoch=epoch
     )[0]
+
+
+def synthetic_dataset(
+    counts: Mapping[str, int],
+    *,
+    dataset_id: str = "0" * 16,
+    name: str = "mini.csv",
+    val: int = 5,
+    test: int = 10,
+    created_at: datetime = datetime(2026, 11, 23, 12, tzinfo=UTC),
+) -> DatasetRead:
+    """The API's answer for a dataset with these training counts per class (``val``/``test`` images per
+    class), as ``GET /api/datasets/{id}`` would send it."""
+    classes = [
+        ClassSummary(index=i, name=label, train=count, val=val, test=test, group=group_of(count))
+        for i, (label, count) in enumerate(counts.items())
+    ]
+    train = list(counts.values())
+    return DatasetRead(
+        id=dataset_id,
+        name=name,
+        kind="csv",
+        created_at=created_at,
+        manifest_sha256=dataset_id.rjust(64, "0"),
+        num_rows=sum(train) + (val + test) * len(train),
+        num_classes=len(train),
+        classes=classes,
+        split_counts={"train": sum(train), "val": val * len(train), "test": test * len(train)},
+        imbalance_factor=max(train) / min(train) if train else None,
+        group_counts={group: sum(c.group == group for c in classes) for group in GROUPS},
+        meta_source="val",
+        eval_split="test",
+        notes=[],
+    )

@@ -21,6 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 TORCH = ("torch", "torchvision")
 SERVICE_LIBS = ("fastapi", "starlette", "celery", "kombu", "redis", "dash")
 TORCH_FREE_ENGINE = (
+    "contracts",
     "config",
     "records",
     "protocol",
@@ -104,6 +105,33 @@ def test_torch_free_engine_modules(name: str) -> None:
     loaded = loaded_after_import(f"difficultynet.{name}")
     assert "difficultynet" in loaded
     assert not loaded & set(TORCH), f"difficultynet.{name} loads {sorted(loaded & set(TORCH))}"
+
+
+def contract_modules() -> list[str]:
+    return [name for name in package_modules("difficultynet") if name.startswith("difficultynet.contracts")]
+
+
+def test_the_contracts_load_only_pydantic() -> None:
+    """The wire contracts are read by every process: importing all of them loads neither torch nor numpy
+    nor any service library."""
+    modules = contract_modules()
+    assert {"difficultynet.contracts.api", "difficultynet.contracts.config"} <= set(modules)
+    loaded = loaded_after_import(*modules)
+    assert "pydantic" in loaded  # the probe works
+    forbidden = loaded & {*TORCH, "numpy", *SERVICE_LIBS, "backend", "worker", "dashboard", "stack"}
+    assert not forbidden, sorted(forbidden)
+
+
+def test_the_contracts_import_nothing_of_the_engine_but_each_other() -> None:
+    allowed = {"pydantic", "pydantic_core", "typing_extensions", *sys.stdlib_module_names}
+    found = []
+    for name in contract_modules():
+        for line, imported, _ in every_import(REPO, name):
+            top = imported.split(".")[0]
+            if imported.startswith("difficultynet.contracts") or top in allowed:
+                continue
+            found.append(f"{name}:{line} imports {imported}")
+    assert not found
 
 
 def test_whole_engine_loads_no_service_library() -> None:

@@ -14,13 +14,13 @@ from pydantic import SecretStr
 from backend.errors import ApiError
 from backend.limits import BadTokenLimiter
 from backend.queue import TaskQueue
-from backend.schemas import ErrorBody
 from backend.services.datasets import DatasetService
 from backend.services.events import RunFeeds
 from backend.services.health import HealthService
 from backend.services.runs import RunService
 from backend.settings import Settings
 from backend.store import Store
+from difficultynet.contracts.api import ErrorBody
 
 TOKEN_COOKIE = "dnet_token"
 SESSION_MAX_AGE_S = 24 * 3600

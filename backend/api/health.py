@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from backend.api.deps import ServicesDep
-from backend.schemas import HealthRead
+from difficultynet.contracts.api import HealthRead
 
 router = APIRouter(tags=["health"])
 

@@ -13,10 +13,17 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Response, status
 
 from backend.api.deps import ServicesDep, error_responses, require_token, require_token_for_browser
 from backend.api.event_stream import EventStreamResponse
-from backend.schemas import DATASET_ID_PATTERN, RUN_ID_PATTERN, EpochPage, RunCreate, RunList, RunRead
 from backend.services.events import run_events
 from backend.store import RunHash
-from difficultynet.protocol import RunStatus
+from difficultynet.contracts.api import (
+    DATASET_ID_PATTERN,
+    RUN_ID_PATTERN,
+    EpochPage,
+    RunCreate,
+    RunList,
+    RunRead,
+    RunStatus,
+)
 
 router = APIRouter(prefix="/runs", tags=["runs"], dependencies=[Depends(require_token)])
 browser_router = APIRouter(prefix="/runs", tags=["runs"], dependencies=[Depends(require_token_for_browser)])

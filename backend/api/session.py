@@ -7,7 +7,7 @@ The cookie holds a random session id signed with the API token and a timestamp (
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response, status
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import SecretStr
 
 from backend.api.deps import (
     SESSION_MAX_AGE_S,
@@ -17,12 +17,9 @@ from backend.api.deps import (
     new_session,
     token_matches,
 )
+from difficultynet.contracts.api import SessionCreate
 
 router = APIRouter(prefix="/session", tags=["session"])
-
-
-class SessionCreate(BaseModel):
-    token: SecretStr = Field(max_length=4096)
 
 
 @router.post("", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(422, 429), name="create")

@@ -14,8 +14,8 @@ import redis.exceptions
 from starlette.concurrency import run_in_threadpool
 
 from backend.queue import TaskQueue
-from backend.schemas import HealthRead
 from backend.store import Store
+from difficultynet.contracts.api import HealthRead
 
 logger = logging.getLogger(__name__)
 WORKER_PING_TTL_S = 5.0

@@ -20,10 +20,10 @@ from starlette.concurrency import run_in_threadpool
 
 from backend.errors import ApiError, Conflict, NotFound, Unprocessable, field_error, pydantic_errors
 from backend.queue import TaskQueue
-from backend.schemas import RunCreate, RunRead
 from backend.settings import Settings
 from backend.store import ACTIVE_STATUSES, RunHash, Store
-from difficultynet.config import TrainConfig, dnet_recipe
+from difficultynet.contracts.api import RunCreate, RunRead
+from difficultynet.contracts.config import TrainConfig, dnet_recipe
 from difficultynet.manifest import ManifestReport
 from difficultynet.memory_estimate import WorkerCapacity, host_ram_bytes, shortfall
 from difficultynet.protocol import lease_owner_worker

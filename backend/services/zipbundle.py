@@ -1,4 +1,4 @@
-"""Safe unpacking of dataset bundles (a zip holding a manifest CSV and its images).
+"""Safe unpacking of dataset bundles (a zip holding a manifest CSV and its images, or image folders).
 
 Every entry is vetted before anything is written: no absolute or drive-qualified names, no ``..``, no
 symlinks or device files (unix mode in ``external_attr``), no encryption, no duplicate names, and caps on
@@ -18,7 +18,8 @@ from pathlib import Path, PurePosixPath
 from typing import IO
 
 from backend.errors import ApiError, PayloadTooLarge, Unprocessable
-from difficultynet.manifest import RowError
+from difficultynet.contracts.datasets import RowError
+from difficultynet.manifest.folders import is_clutter
 
 MANIFEST_NAME = "manifest.csv"
 _CHUNK = 1024 * 1024
@@ -82,9 +83,20 @@ def vet_members(archive: zipfile.ZipFile, limits: BundleLimits) -> list[zipfile.
     return files
 
 
+def _manifest_candidates(members: list[zipfile.ZipInfo]) -> list[tuple[PurePosixPath, zipfile.ZipInfo]]:
+    """CSV entries, except clutter such as ``__MACOSX/._manifest.csv`` (never a manifest)."""
+    paths = [(PurePosixPath(m.filename), m) for m in members if m.filename.lower().endswith(".csv")]
+    return [(path, m) for path, m in paths if not any(is_clutter(part) for part in path.parts)]
+
+
+def holds_manifest(members: list[zipfile.ZipInfo]) -> bool:
+    """A bundle (a manifest CSV and its images); without a CSV the zip holds image folders."""
+    return bool(_manifest_candidates(members))
+
+
 def find_manifest(members: list[zipfile.ZipInfo]) -> zipfile.ZipInfo:
     """The shallowest CSV; ``manifest.csv`` breaks a tie (bundles often wrap everything in one folder)."""
-    csvs = [(PurePosixPath(m.filename), m) for m in members if m.filename.lower().endswith(".csv")]
+    csvs = _manifest_candidates(members)
     if not csvs:
         raise Unprocessable("zip bundle has no manifest (.csv) file")
     depth = min(len(path.parts) for path, _ in csvs)

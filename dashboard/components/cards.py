@@ -6,7 +6,7 @@ from dash import html
 
 from dashboard.components.a11y import aria
 from dashboard.formatting import percent, points
-from difficultynet.records import EpochRecord
+from difficultynet.contracts.records import EpochRecord
 
 HEADLINES: tuple[tuple[str, str], ...] = (
     ("top1", "Overall"),

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dash import html
 
 from dashboard.components.a11y import aria
+from difficultynet.contracts.records import EpochRecord
 from difficultynet.diagnostics import reading
-from difficultynet.records import EpochRecord
 
 NOT_DNET = (
     "Not a Difficulty-Net run: its weights follow a fixed rule, and its “difficulty” is 1 − val accuracy."

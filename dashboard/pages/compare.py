@@ -8,14 +8,16 @@ from typing import Any
 from dash import Dash, Input, Output, State, dcc, html
 from dash.development.base_component import Component
 
-from dashboard import figures, ids
+from dashboard import ids
 from dashboard.api_client import ApiClient, ApiError
 from dashboard.components.alerts import alert
 from dashboard.components.layout import field as form_field
 from dashboard.components.layout import section
+from dashboard.figures.compare import balanced_curves_figure, per_class_accuracy_figure
+from dashboard.figures.style import placeholder_figure
 from dashboard.formatting import percent, short_id
 from dashboard.models import Run
-from difficultynet.records import EpochRecord
+from difficultynet.contracts.records import EpochRecord
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +61,7 @@ def layout(dataset: str | None = None, runs: str | None = None, **_query: str) -
                 "Balanced accuracy",
                 dcc.Graph(
                     id=ids.COMPARE_BALANCED,
-                    figure=figures.placeholder_figure(empty),
+                    figure=placeholder_figure(empty),
                     config=GRAPH_CONFIG,
                     className="graph",
                 ),
@@ -69,7 +71,7 @@ def layout(dataset: str | None = None, runs: str | None = None, **_query: str) -
                 "Per-class accuracy by frequency",
                 dcc.Graph(
                     id=ids.COMPARE_PER_CLASS,
-                    figure=figures.placeholder_figure(empty),
+                    figure=placeholder_figure(empty),
                     config=GRAPH_CONFIG,
                     className="graph",
                 ),
@@ -166,10 +168,8 @@ def compare(api: ApiClient, run_ids: list[str]) -> tuple[Any, Any, Component, Co
         except ApiError as exc:
             problems.append(exc.message)
     with_records = [(run, records) for run, records in chosen if records]
-    balanced = figures.balanced_curves_figure([(run_label(run), records) for run, records in with_records])
-    per_class = figures.per_class_accuracy_figure(
-        [(run_label(run), records[-1]) for run, records in with_records]
-    )
+    balanced = balanced_curves_figure([(run_label(run), records) for run, records in with_records])
+    per_class = per_class_accuracy_figure([(run_label(run), records[-1]) for run, records in with_records])
     table = summary_table([(run, records[-1]) for run, records in with_records])
     return balanced, per_class, table, alert("; ".join(problems), "warning") if problems else None
 

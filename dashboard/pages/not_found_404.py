@@ -10,6 +10,6 @@ def layout(**_query: str) -> html.Div:
         [
             html.H1("Page not found"),
             html.P("There is no page at this address."),
-            html.P(dcc.Link("Go to the datasets", href="/", className="button")),
+            html.P(dcc.Link("Go to the runs", href="/", className="button")),
         ]
     )

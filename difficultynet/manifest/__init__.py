@@ -7,19 +7,29 @@ never raises, except :func:`load_manifest`, which raises :class:`ManifestInvalid
 
 Modules: :mod:`.report` (what validation produces), :mod:`.parse` (CSV → rows), :mod:`.paths` (path
 confinement and file checks), :mod:`.validate` (the driver and its :class:`ValidationOptions`). The
-train / meta / eval split lives in :mod:`difficultynet.data.meta_split`.
+train / meta / eval split lives in :mod:`difficultynet.data.meta_split`. Image folders with no manifest:
+:mod:`.folders` (listing), :mod:`.folder_splits` (seeded per-class splits), :mod:`.folder_manifest`
+(folder → manifest CSV and report).
 """
 
+from difficultynet.contracts.datasets import (
+    DEFAULT_TEST_FRACTION,
+    DEFAULT_VAL_PER_CLASS,
+    SPLITS,
+    ClassShortfall,
+    ClassSummary,
+    FolderReport,
+    FolderSplitOptions,
+    RowError,
+    Split,
+)
 from difficultynet.data.meta_split import DEFAULT_META_PER_CLASS, MetaSplit, resolve_meta_split
+from difficultynet.manifest.folder_manifest import FolderPlan, check_folder, plan_folder
 from difficultynet.manifest.parse import DEFAULT_MAX_ROWS, REQUIRED_COLUMNS, row_paths
 from difficultynet.manifest.report import (
-    SPLITS,
-    ClassSummary,
     Manifest,
     ManifestInvalid,
     ManifestReport,
-    RowError,
-    Split,
     invalid_summary,
     with_errors,
 )
@@ -34,9 +44,15 @@ __all__ = [
     "DEFAULT_MAX_ROWS",
     "DEFAULT_META_PER_CLASS",
     "DEFAULT_OPTIONS",
+    "DEFAULT_TEST_FRACTION",
+    "DEFAULT_VAL_PER_CLASS",
     "REQUIRED_COLUMNS",
     "SPLITS",
+    "ClassShortfall",
     "ClassSummary",
+    "FolderPlan",
+    "FolderReport",
+    "FolderSplitOptions",
     "Manifest",
     "ManifestInvalid",
     "ManifestReport",
@@ -44,8 +60,10 @@ __all__ = [
     "RowError",
     "Split",
     "ValidationOptions",
+    "check_folder",
     "invalid_summary",
     "load_manifest",
+    "plan_folder",
     "resolve_meta_split",
     "row_paths",
     "validate_manifest",

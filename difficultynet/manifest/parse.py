@@ -7,7 +7,8 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from difficultynet.manifest.report import SPLITS, Problems, Split
+from difficultynet.contracts.datasets import SPLITS, Split
+from difficultynet.manifest.report import Problems
 
 DEFAULT_MAX_ROWS = 2_000_000
 REQUIRED_COLUMNS: tuple[str, ...] = ("path", "label")

@@ -6,45 +6,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from difficultynet.contracts.datasets import ClassSummary, RowError, Split
 from difficultynet.errors import DnetError
-from difficultynet.records import Group
-
-Split = Literal["train", "val", "test"]
-SPLITS: tuple[Split, ...] = get_args(Split)
-
-
-class RowError(BaseModel):
-    """One problem, located by 1-based file line (header = line 1) and column name."""
-
-    row: int | None = Field(None, description="1-based line number in the file; None for file-level errors")
-    column: str | None = None
-    reason: str
-
-    def located(self) -> str:
-        """'line 3, column label: reason', 'line 3: reason' or just the reason for file-level problems."""
-        where = [f"line {self.row}"] if self.row is not None else []
-        if self.column:
-            where.append(f"column {self.column}")
-        return f"{', '.join(where)}: {self.reason}" if where else self.reason
 
 
 def invalid_summary(report: ManifestReport) -> str:
     """One line for a rejected manifest: the error count and the first problem, located."""
     first = report.errors[0] if report.errors else None
     return f"manifest has {report.errors_total} error(s)" + (f" ({first.located()})" if first else "")
-
-
-class ClassSummary(BaseModel):
-    index: int
-    name: str
-    train: int
-    val: int
-    test: int
-    group: Group
 
 
 class ManifestReport(BaseModel):

@@ -7,12 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from difficultynet.contracts.datasets import SPLITS, ClassSummary
 from difficultynet.data.meta_split import split_rows
 from difficultynet.manifest.parse import DEFAULT_MAX_ROWS, Row, decode, parse_rows
 from difficultynet.manifest.paths import check_files
 from difficultynet.manifest.report import (
-    SPLITS,
-    ClassSummary,
     Manifest,
     ManifestInvalid,
     ManifestReport,

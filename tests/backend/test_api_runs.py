@@ -22,10 +22,10 @@ from fastapi.testclient import TestClient
 from backend.queue import TaskQueue
 from backend.settings import Settings
 from difficultynet import protocol
-from difficultynet.config import TrainConfig
+from difficultynet.contracts.config import TrainConfig
+from difficultynet.contracts.records import EpochRecord
 from difficultynet.export import build_weights_export, validate_weights_export
 from difficultynet.memory_estimate import GIB, WorkerCapacity
-from difficultynet.records import EpochRecord
 from difficultynet.synthetic import synthetic_record as make_record
 from stack.testing.sse import SseEvent, iter_sse
 from worker.capacity import publish_capacity

@@ -1,22 +1,41 @@
 """An in-memory stand-in for the backend's HTTP API, served through ``httpx.MockTransport``.
 
-It speaks the backend's JSON shapes (``backend/schemas.py``) without importing the backend, so the
-dashboard's client, pages and callbacks are tested exactly as they talk to the real API.
+It speaks the API's JSON shapes without importing the backend: every answer is built from the shared
+contract models (:mod:`difficultynet.contracts.api`, the ones the real routes declare), so the dashboard's
+client, pages and callbacks are tested exactly as they talk to the real API. A field the contract does not
+have makes the answer fail loudly instead of being sent (``tests/dashboard/test_fake_backend_contract.py``
+also checks that the real app declares the same model for each route).
 """
 
 from __future__ import annotations
 
 import json
 import re
+import struct
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from pydantic import BaseModel
 
 from dashboard.api_client import ApiClient
-from difficultynet.config import TrainConfig
-from difficultynet.records import EpochRecord, group_of
+from difficultynet.contracts.api import (
+    DatasetList,
+    DatasetRead,
+    EpochPage,
+    ErrorBody,
+    HealthRead,
+    RowError,
+    RunList,
+    RunRead,
+)
+from difficultynet.contracts.config import TrainConfig
+from difficultynet.contracts.records import EpochRecord
+from difficultynet.export import build_weights_export
+from difficultynet.synthetic import synthetic_dataset
 
 BASE_URL = "http://backend.test"
 
@@ -47,27 +66,8 @@ class FakeBackend:
 
     def add_dataset(self, n: int, counts: dict[str, int], name: str = "mini.csv") -> str:
         dataset_id = dataset_id_for(n)
-        classes = [
-            {"index": i, "name": label, "train": count, "val": 5, "test": 10, "group": group_of(count)}
-            for i, (label, count) in enumerate(counts.items())
-        ]
-        train = list(counts.values())
-        self.datasets[dataset_id] = {
-            "id": dataset_id,
-            "name": name,
-            "kind": "csv",
-            "created_at": "2026-11-23T12:00:00Z",
-            "manifest_sha256": "0" * 64,
-            "num_rows": sum(train) + 15 * len(train),
-            "num_classes": len(train),
-            "classes": classes,
-            "split_counts": {"train": sum(train), "val": 5 * len(train), "test": 10 * len(train)},
-            "imbalance_factor": max(train) / min(train),
-            "group_counts": {g: sum(c["group"] == g for c in classes) for g in ("many", "medium", "few")},
-            "meta_source": "val",
-            "eval_split": "test",
-            "notes": [],
-        }
+        dataset = synthetic_dataset(counts, dataset_id=dataset_id, name=name)
+        self.datasets[dataset_id] = dataset.model_dump(mode="json")
         return dataset_id
 
     def add_run(
@@ -83,19 +83,18 @@ class FakeBackend:
     ) -> str:
         run_id = run_id_for(n)
         total = epochs_total or (records[-1].epochs_total if records else 2)
-        self.runs[run_id] = {
-            "id": run_id,
-            "status": status,
-            "dataset_id": dataset_id,
-            "baseline_run_id": baseline_run_id,
-            "config": TrainConfig(method=method, epochs=total).model_dump(mode="json"),
-            "created_at": f"2026-11-23T12:{n % 60:02d}:00Z",
-            "epochs_total": total,
-            "error": None,
-            "worker": "cpu0@test",
-            "device": "cpu",
-            "cancel_requested": False,
-        }
+        self.runs[run_id] = RunRead(
+            id=run_id,
+            status=status,
+            dataset_id=dataset_id,
+            baseline_run_id=baseline_run_id,
+            config=TrainConfig(method=method, epochs=total),
+            created_at=datetime(2026, 11, 23, 12, n % 60, tzinfo=UTC),
+            epochs_total=total,
+            progress=0.0,
+            worker="cpu0@test",
+            device="cpu",
+        ).model_dump(mode="json")
         self.records[run_id] = []
         self.set_records(run_id, records)
         return run_id
@@ -109,6 +108,7 @@ class FakeBackend:
         run["eta_s"] = 12.5 * (run["epochs_total"] - run["epoch"]) if records else None
         run["top1"] = records[-1].top1 if records else None
         run["balanced_acc"] = records[-1].balanced_acc if records else None
+        run["balanced_acc_history"] = [r.balanced_acc for r in records][:50]  # the API spreads 50 over more
 
     def paths(self) -> list[str]:
         return [f"{r.method} {r.url.path}?{r.url.query.decode()}".rstrip("?") for r in self.requests]
@@ -121,9 +121,8 @@ class FakeBackend:
             raise httpx.ConnectError("connection refused", request=request)
         path = request.url.path
         if path == "/api/health":
-            return httpx.Response(
-                200, json={"status": "ok", "redis": True, "workers": ["cpu0@test"], "versions": {}}
-            )
+            health = HealthRead(status="ok", redis=True, workers=["cpu0@test"], versions={})
+            return _answer(200, HealthRead, health.model_dump(mode="json"))
         if self.token and request.headers.get("Authorization") != f"Bearer {self.token}":
             return _error(401, "missing or invalid API token")
         for method, pattern, route in self._routes():
@@ -133,58 +132,48 @@ class FakeBackend:
         return _error(404, "Not Found")
 
     def _routes(self) -> list[tuple[str, str, Callable[..., httpx.Response]]]:
-        return [
-            ("GET", r"/api/datasets", self._list_datasets),
-            ("POST", r"/api/datasets", self._upload),
-            ("GET", r"/api/datasets/([0-9a-f]+)", self._read_dataset),
-            ("GET", r"/api/runs", self._list_runs),
-            ("POST", r"/api/runs", self._create_run),
-            ("GET", r"/api/runs/([0-9a-f]+)", self._read_run),
-            ("GET", r"/api/runs/([0-9a-f]+)/epochs", self._epochs),
-            ("POST", r"/api/runs/([0-9a-f]+)/cancel", self._cancel),
-            ("GET", r"/api/runs/([0-9a-f]+)/weights\.json", self._weights),
-        ]
+        return [(method, pattern, getattr(self, handler)) for method, pattern, handler, _ in ROUTES]
 
     def _list_datasets(self, _request: httpx.Request) -> httpx.Response:
         items = list(self.datasets.values())
-        return httpx.Response(200, json={"datasets": items, "total": len(items)})
+        return _answer(200, DatasetList, {"datasets": items, "total": len(items)})
 
     def _read_dataset(self, _request: httpx.Request, dataset_id: str) -> httpx.Response:
         if dataset_id not in self.datasets:
             return _error(404, f"dataset {dataset_id!r} not found")
-        return httpx.Response(200, json=self.datasets[dataset_id])
+        return _answer(200, DatasetRead, self.datasets[dataset_id])
 
     def _upload(self, request: httpx.Request) -> httpx.Response:
         if self.reject_next:
             status, body = self.reject_next
             self.reject_next = None
-            return httpx.Response(status, json=body)
+            return _answer(status, ErrorBody, body)
         uploaded = getattr(self, "uploaded", {})
         self.uploaded = uploaded
         boundary = request.headers["content-type"].partition("boundary=")[2].encode()
         content = request.content.replace(boundary, b"")  # same file, same key
         if content in uploaded:  # the real API answers 200 with the earlier dataset
-            return httpx.Response(200, json=self.datasets[uploaded[content]])
+            return _answer(200, DatasetRead, self.datasets[uploaded[content]])
         dataset_id = self.add_dataset(len(self.datasets) + 1, {"airplane": 120, "cat": 40, "ship": 8})
         uploaded[content] = dataset_id
-        return httpx.Response(201, json=self.datasets[dataset_id])
+        return _answer(201, DatasetRead, self.datasets[dataset_id])
 
     def _list_runs(self, request: httpx.Request) -> httpx.Response:
         wanted = request.url.params.get("dataset_id")
         items = [r for r in self.runs.values() if not wanted or r["dataset_id"] == wanted]
         items.sort(key=lambda r: r["created_at"], reverse=True)
-        return httpx.Response(200, json={"runs": items, "total": len(items)})
+        return _answer(200, RunList, {"runs": items, "total": len(items)})
 
     def _read_run(self, _request: httpx.Request, run_id: str) -> httpx.Response:
         if run_id not in self.runs:
             return _error(404, f"run {run_id!r} not found")
-        return httpx.Response(200, json=self.runs[run_id])
+        return _answer(200, RunRead, self.runs[run_id])
 
     def _create_run(self, request: httpx.Request) -> httpx.Response:
         if self.reject_next:
             status, body = self.reject_next
             self.reject_next = None
-            return httpx.Response(status, json=body)
+            return _answer(status, ErrorBody, body)
         body = json.loads(request.content)
         run_id = self.add_run(
             len(self.runs) + 1,
@@ -194,7 +183,7 @@ class FakeBackend:
             method=body.get("method", "dnet"),
             epochs_total=body.get("epochs", 20),
         )
-        return httpx.Response(202, json=self.runs[run_id])
+        return _answer(202, RunRead, self.runs[run_id])
 
     def _epochs(self, request: httpx.Request, run_id: str) -> httpx.Response:
         if run_id not in self.runs:
@@ -203,31 +192,91 @@ class FakeBackend:
         limit = int(request.url.params.get("limit", 1000))
         records = [r for r in self.records[run_id] if r.epoch > after][:limit]
         run = self.runs[run_id]
-        body = (
-            f'{{"run_id":"{run_id}","status":"{run["status"]}","epochs_total":{run["epochs_total"]},'
-            f'"last_epoch":{records[-1].epoch if records else after},'
-            f'"records":[{",".join(r.model_dump_json() for r in records)}]}}'
+        page = EpochPage(
+            run_id=run_id,
+            status=run["status"],
+            epochs_total=run["epochs_total"],
+            last_epoch=records[-1].epoch if records else after,
+            records=records,
         )
-        return httpx.Response(200, content=body.encode(), headers={"content-type": "application/json"})
+        return _answer(200, EpochPage, page.model_dump(mode="json"))
 
     def _cancel(self, _request: httpx.Request, run_id: str) -> httpx.Response:
         if run_id not in self.runs:
             return _error(404, f"run {run_id!r} not found")
         self.runs[run_id]["cancel_requested"] = True
-        return httpx.Response(202, json=self.runs[run_id])
+        return _answer(202, RunRead, self.runs[run_id])
+
+    def _delete_run(self, _request: httpx.Request, run_id: str) -> httpx.Response:
+        if run_id not in self.runs:
+            return _error(404, f"run {run_id!r} not found")
+        if self.runs[run_id]["status"] in ("queued", "running"):
+            return _error(409, "the run is still going: cancel it first")
+        del self.runs[run_id], self.records[run_id]
+        return httpx.Response(204)
+
+    def _example(self, _request: httpx.Request, run_id: str, row: str) -> httpx.Response:
+        if run_id not in self.runs:
+            return _error(404, f"run {run_id!r} not found")
+        headers = {"content-type": "image/png", "cache-control": "private, max-age=86400"}
+        return httpx.Response(200, content=thumbnail_png(int(row)), headers=headers)
 
     def _weights(self, _request: httpx.Request, run_id: str) -> httpx.Response:
         if not self.records.get(run_id):
             return _error(404, "no weights yet")
-        last = self.records[run_id][-1]
-        doc = {
-            "schema": "difficulty-weights/v1",
-            "run_id": run_id,
-            "partial": False,
-            "weights": last.classes.weight,
-        }
+        run = self.runs[run_id]
+        dataset = self.datasets.get(run["dataset_id"], {})
+        doc = build_weights_export(
+            self.records[run_id],
+            TrainConfig.model_validate(run["config"]),
+            dataset_sha256=dataset.get("manifest_sha256", "0" * 64),
+            partial=run["status"] != "succeeded",
+        )
         return httpx.Response(200, json=doc)
 
 
-def _error(status: int, detail: str, errors: list[dict[str, Any]] | None = None) -> httpx.Response:
-    return httpx.Response(status, json={"detail": detail, "errors": errors or []})
+def thumbnail_png(row: int) -> bytes:
+    """A tiny valid PNG whose grey level follows the row, so two rows give two different images."""
+    level = bytes([40 + (row * 37) % 200])
+    raw = b"".join(b"\x00" + level * 8 for _ in range(8))  # 8×8 greyscale, filter byte per line
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 8, 8, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
+
+
+def _answer(status: int, model: type[BaseModel], data: dict[str, Any]) -> httpx.Response:
+    """The answer ``data`` as the contract ``model`` serialises it; a field the contract lacks fails."""
+    body = model.model_validate(data).model_dump(mode="json")
+    unknown = set(data) - set(body)
+    if unknown:
+        raise AssertionError(f"the fake backend sends {sorted(unknown)}, which {model.__name__} lacks")
+    return httpx.Response(status, json=body)
+
+
+def _error(status: int, detail: str, errors: list[RowError] | None = None) -> httpx.Response:
+    return _answer(status, ErrorBody, ErrorBody(detail=detail, errors=errors or []).model_dump(mode="json"))
+
+
+# (method, path pattern, handler, the contract model of a successful answer): the real app must declare
+# the same model for the same route (tests/dashboard/test_fake_backend_contract.py)
+ROUTES: tuple[tuple[str, str, str, type[BaseModel] | None], ...] = (
+    ("GET", r"/api/datasets", "_list_datasets", DatasetList),
+    ("POST", r"/api/datasets", "_upload", DatasetRead),
+    ("GET", r"/api/datasets/([0-9a-f]+)", "_read_dataset", DatasetRead),
+    ("GET", r"/api/runs", "_list_runs", RunList),
+    ("POST", r"/api/runs", "_create_run", RunRead),
+    ("GET", r"/api/runs/([0-9a-f]+)", "_read_run", RunRead),
+    ("GET", r"/api/runs/([0-9a-f]+)/epochs", "_epochs", EpochPage),
+    ("POST", r"/api/runs/([0-9a-f]+)/cancel", "_cancel", RunRead),
+    ("GET", r"/api/runs/([0-9a-f]+)/weights\.json", "_weights", None),  # a difficulty-weights/v1 document
+    ("DELETE", r"/api/runs/([0-9a-f]+)", "_delete_run", None),  # 204, no body
+    ("GET", r"/api/runs/([0-9a-f]+)/examples/(\d+)", "_example", None),  # a PNG thumbnail
+)

@@ -16,7 +16,7 @@ from dashboard.api_client import (
     ApiUnavailable,
     ApiValidationError,
 )
-from dashboard.models import RunRequest
+from dashboard.models import RunCreate
 from difficultynet.synthetic import synthetic_records
 
 
@@ -63,9 +63,9 @@ def test_parses_datasets_runs_and_epoch_pages(backend: FakeBackend, api: ApiClie
 
 def test_limit_is_enforced_even_if_the_backend_ignores_it() -> None:
     records = synthetic_records(2, 3)
-    page = {"run_id": "r", "status": "running", "epochs_total": 3, "last_epoch": 3,
+    page = {"run_id": "0" * 32, "status": "running", "epochs_total": 3, "last_epoch": 3,
             "records": [json.loads(r.model_dump_json()) for r in records]}  # fmt: skip
-    assert [r.epoch for r in client_answering(200, page).epochs("r", after=0, limit=1)] == [1]
+    assert [r.epoch for r in client_answering(200, page).epochs("0" * 32, after=0, limit=1)] == [1]
 
 
 def test_connection_refused_is_unavailable_with_a_readable_message() -> None:
@@ -108,7 +108,7 @@ def test_422_carries_row_errors() -> None:
 def test_fastapi_default_validation_bodies_are_understood_too() -> None:
     body = {"detail": [{"loc": ["body", "epochs"], "msg": "Input should be greater than 0", "type": "x"}]}
     with pytest.raises(ApiValidationError) as caught:
-        client_answering(422, body).create_run(RunRequest(dataset_id="d", epochs=0))
+        client_answering(422, body).create_run(RunCreate(dataset_id="0" * 16, epochs=1))
     assert [(e.column, e.reason) for e in caught.value.errors] == [
         ("epochs", "Input should be greater than 0")
     ]
@@ -137,6 +137,6 @@ def test_upload_is_multipart_with_the_optional_base_folder(backend: FakeBackend,
 
 def test_create_run_leaves_out_empty_fields(backend: FakeBackend, api: ApiClient) -> None:
     dataset_id = backend.add_dataset(1, {"a": 200, "b": 10})
-    run = api.create_run(RunRequest(dataset_id=dataset_id, method="ce", epochs=2, dnet_lr=None))
+    run = api.create_run(RunCreate(dataset_id=dataset_id, method="ce", epochs=2, dnet_lr=None))
     assert run.status == "queued" and run.config.method == "ce"
     assert json.loads(backend.requests[-1].content) == {"dataset_id": dataset_id, "method": "ce", "epochs": 2}

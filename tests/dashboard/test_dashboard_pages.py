@@ -9,8 +9,9 @@ import plotly.graph_objects as go
 import pytest
 from fake_backend import FakeBackend
 
-from dashboard import ids
+from dashboard import ids, run_form
 from dashboard.api_client import ApiClient
+from dashboard.models import RunCreate
 from dashboard.pages import compare, datasets, new_run
 from difficultynet.synthetic import synthetic_records
 
@@ -92,8 +93,8 @@ def test_datasets_table_when_backend_is_down(backend: FakeBackend, api: ApiClien
 def form(dataset_id: str, **changes: object) -> dict[str, object]:
     values: dict[str, object] = {
         "dataset_id": dataset_id, "method": "dnet", "model": "resnet8", "epochs": 2, "batch_size": 32,
-        "lr": 0.05, "seed": 0, "meta_mode": "head", "meta_every": 1, "device": "cpu",
-        "baseline_run_id": None, "dnet_lr": None,
+        "lr": 0.05, "seed": 0, "dnet_recipe": "default", "meta_mode": "head", "meta_every": 1,
+        "device": "cpu", "baseline_run_id": None, "dnet_lr": None,
     }  # fmt: skip
     values.update(changes)
     return values
@@ -173,8 +174,51 @@ def test_every_form_control_has_a_real_label_and_an_error_slot() -> None:
     text = text_of(new_run.layout())
     for control in (ids.NEW_RUN_DATASET, ids.NEW_RUN_METHOD, ids.NEW_RUN_EPOCHS, ids.NEW_RUN_DEVICE):
         assert f'"htmlFor": "{control}"' in text
-    for field in new_run.FIELDS:
+    for field in run_form.FIELDS:
         assert ids.new_run_field_error(field) in text
+
+
+def test_the_form_table_fills_every_request_field_once() -> None:
+    assert sorted(run_form.FIELDS) == sorted(set(RunCreate.model_fields) - run_form.NOT_ON_THE_FORM)
+    assert len({spec.control for spec in run_form.FORM_FIELDS}) == len(run_form.FORM_FIELDS)
+
+
+def test_every_field_is_checked_at_once_with_its_own_message(backend: FakeBackend, api: ApiClient) -> None:
+    """Text and choice fields too: an empty required field is refused, never replaced by a default."""
+    values = form("", method="sgd", device="gpu", meta_mode="", dnet_recipe="paper", lr="inf")
+    result = new_run.submit_run(api, values)
+    assert backend.requests == [] and result.redirect is None
+    assert result.field_errors == {
+        "dataset_id": "required: choose one",
+        "method": "“sgd” is not one of the choices",
+        "device": "device must be 'auto', 'cpu', 'cuda' or 'cuda:<index>'",
+        "meta_mode": "required: choose one",
+        "lr": "“inf” is not a finite number",
+    }
+
+
+def test_the_request_body_has_one_key_per_filled_field(backend: FakeBackend, api: ApiClient) -> None:
+    dataset_id = backend.add_dataset(1, {"a": 200, "b": 10})
+    values = form(dataset_id, dnet_recipe="paper", device=" cuda:1 ", dnet_lr="0.01")
+    assert new_run.submit_run(api, values).redirect is not None
+    assert json.loads(backend.requests[-1].content) == {
+        "dataset_id": dataset_id, "method": "dnet", "model": "resnet8", "epochs": 2, "batch_size": 32,
+        "lr": 0.05, "seed": 0, "device": "cuda:1", "dnet_recipe": "paper", "meta_mode": "head",
+        "meta_every": 1, "dnet_lr": 0.01,
+    }  # fmt: skip
+
+
+def test_the_request_contract_checks_what_the_engine_does_not(backend: FakeBackend, api: ApiClient) -> None:
+    result = new_run.submit_run(api, form("not-a-dataset-id"))
+    assert backend.requests == [] and result.redirect is None
+    assert list(result.field_errors) == ["dataset_id"] and "pattern" in result.field_errors["dataset_id"]
+
+
+def test_the_apis_messages_find_fields_by_request_name_or_config_location() -> None:
+    assert run_form.field_for_column("dnet_lr") is run_form.FIELD_BY_NAME["dnet_lr"]
+    assert run_form.field_for_column("dnet.lr") is run_form.FIELD_BY_NAME["dnet_lr"]
+    assert run_form.field_for_column("lr") is run_form.FIELD_BY_NAME["lr"]
+    assert run_form.field_for_column("num_threads") is None and run_form.field_for_column(None) is None
 
 
 # -- compare ----------------------------------------------------------------------------------------

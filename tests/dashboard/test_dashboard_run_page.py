@@ -8,10 +8,13 @@ import plotly.graph_objects as go
 from dash import Patch, no_update
 from fake_backend import FakeBackend
 
-from dashboard import figures, ids
+from dashboard import ids
+from dashboard.analysis.columns import Metric
 from dashboard.api_client import ApiClient
-from dashboard.pages import run as run_page
-from dashboard.pages.run import RunViewState, poll
+from dashboard.pages.run import baseline, downloads, epoch_views
+from dashboard.pages.run import layout as run_page_layout
+from dashboard.pages.run.live import RunPollUpdate, poll
+from dashboard.run_view.state import RunViewState
 from difficultynet.synthetic import synthetic_records
 
 
@@ -20,10 +23,10 @@ def tick(
     run_id: str,
     state: RunViewState,
     *,
-    metric: figures.Metric = "difficulty",
+    metric: Metric = "difficulty",
     picks: list[int] | None = None,
     slider: int | None = None,
-) -> tuple[run_page.RunPollUpdate, RunViewState]:
+) -> tuple[RunPollUpdate, RunViewState]:
     update = poll(api, run_id, state, metric, picks, slider)
     new_state = RunViewState.load(update.view_state) if update.view_state is not no_update else state
     return update, new_state  # fmt: skip
@@ -106,7 +109,7 @@ def test_backend_down_keeps_the_figures_and_keeps_polling(backend: FakeBackend, 
     backend.down = True
     update, after = tick(api, run_id, state, slider=2)
     assert "cannot reach the backend" in text_of(update.alert)
-    assert update.curves is no_update and update.interval_disabled is no_update and after == state
+    assert update.curves is no_update and update.interval_disabled is False and after == state
     backend.down = False
     recovered, _ = tick(api, run_id, state, slider=2)
     assert recovered.alert is None  # the warning goes away by itself
@@ -139,15 +142,18 @@ def test_many_classes_offer_a_picker_with_head_median_tail(backend: FakeBackend,
     assert calm.curves is no_update  # same picks in another order: nothing to redraw
 
 
-def test_scatter_builds_once_then_patches(backend: FakeBackend, api: ApiClient) -> None:
+def test_epoch_views_build_the_scatter_once_then_patch_it(backend: FakeBackend, api: ApiClient) -> None:
     run_id = backend.add_run(1, backend.add_dataset(1, {"a": 1}), synthetic_records(6, 3), status="succeeded")
-    figure, key = run_page.scatter_update(api, run_id, 3, True, None)
-    assert isinstance(figure, go.Figure) and key == f"{run_id}:6"
-    assert "epoch 3" in figure.layout.title.text
-    patch, same = run_page.scatter_update(api, run_id, 1, False, key)
-    assert isinstance(patch, Patch) and same is no_update
-    assert run_page.scatter_update(api, run_id, None, True, key) == (no_update, no_update)
-    assert run_page.scatter_update(api, run_id, 99, True, key) == (no_update, no_update)
+    first = epoch_views.epoch_views_update(api, run_id, 3, True, None)
+    assert isinstance(first.scatter, go.Figure) and first.scatter_state == f"{run_id}:6"
+    assert "epoch 3" in first.scatter.layout.title.text
+    assert "epoch 3" in first.check.layout.title.text and "Spearman" in first.check_count.layout.title.text
+    assert "epoch 3" in first.confusions.layout.title.text and "Most confused pairs" in text_of(first.pairs)
+    again = epoch_views.epoch_views_update(api, run_id, 1, False, first.scatter_state)
+    assert isinstance(again.scatter, Patch) and again.scatter_state is no_update
+    nothing = epoch_views.epoch_views_update(api, run_id, None, True, first.scatter_state)
+    assert nothing.scatter is no_update and nothing.confusions is no_update
+    assert epoch_views.epoch_views_update(api, run_id, 99, True, first.scatter_state).scatter is no_update
 
 
 def test_gains_need_a_baseline_and_show_group_means(backend: FakeBackend, api: ApiClient) -> None:
@@ -157,18 +163,18 @@ def test_gains_need_a_baseline_and_show_group_means(backend: FakeBackend, api: A
         2, dataset_id, synthetic_records(10, 3, skill=0.7), status="succeeded", method="ce"
     )
 
-    none = run_page.gains_update(api, run_id, 3, None, None)
+    none = baseline.gains_update(api, run_id, 3, None, None)
     assert "Pick a baseline" in none.note
     assert "no baseline" in text_of(none.headlines)
 
-    with_base = run_page.gains_update(api, run_id, 3, ce_id, None)
+    with_base = baseline.gains_update(api, run_id, 3, ce_id, None)
     assert isinstance(with_base.figure, go.Figure) and with_base.state == f"{run_id}:{ce_id}:10"
     assert "Mean gain: many-shot +" in with_base.note
     assert "vs baseline" in text_of(with_base.headlines)
-    again = run_page.gains_update(api, run_id, 3, ce_id, with_base.state)
+    again = baseline.gains_update(api, run_id, 3, ce_id, with_base.state)
     assert isinstance(again.figure, Patch)
 
-    gone = run_page.gains_update(api, run_id, 3, "e" * 32, None)
+    gone = baseline.gains_update(api, run_id, 3, "e" * 32, None)
     assert "was not found" in gone.note
 
 
@@ -179,26 +185,26 @@ def test_baseline_defaults_to_the_newest_finished_ce_run(backend: FakeBackend, a
     backend.add_run(
         1, backend.add_dataset(2, {"b": 1}), synthetic_records(4, 1), method="ce"
     )  # other dataset
-    options, value = run_page.baseline_choices(api, run_id)
+    options, value = baseline.baseline_choices(api, run_id)
     assert [o["value"] for o in options] == [ce_id] and value == ce_id
     backend.runs[run_id]["baseline_run_id"] = ce_id
-    assert run_page.baseline_choices(api, run_id)[1] == ce_id
+    assert baseline.baseline_choices(api, run_id)[1] == ce_id
 
 
 def test_downloads_serve_weights_and_metrics(backend: FakeBackend, api: ApiClient) -> None:
     records = synthetic_records(3, 2)
     run_id = backend.add_run(1, backend.add_dataset(1, {"a": 1}), records, status="succeeded")
-    weights, message = run_page.download(api, run_id, ids.RUN_DOWNLOAD_WEIGHTS)
+    weights, message = downloads.download(api, run_id, ids.RUN_DOWNLOAD_WEIGHTS)
     assert message is None and json.loads(weights["content"])["schema"] == "difficulty-weights/v1"
     assert weights["filename"] == f"{run_id}-weights.json"
-    jsonl, _ = run_page.download(api, run_id, ids.RUN_DOWNLOAD_JSONL)
+    jsonl, _ = downloads.download(api, run_id, ids.RUN_DOWNLOAD_JSONL)
     assert [json.loads(line)["epoch"] for line in jsonl["content"].splitlines()] == [1, 2]
-    csv_data, _ = run_page.download(api, run_id, ids.RUN_DOWNLOAD_CSV)
+    csv_data, _ = downloads.download(api, run_id, ids.RUN_DOWNLOAD_CSV)
     lines = csv_data["content"].splitlines()
     assert lines[0].startswith("run_id,method,epoch") and len(lines) == 1 + 2 * 3
 
     empty_id = backend.add_run(2, backend.add_dataset(2, {"a": 1}), [], status="queued", epochs_total=2)
-    nothing, message = run_page.download(api, empty_id, ids.RUN_DOWNLOAD_WEIGHTS)
+    nothing, message = downloads.download(api, empty_id, ids.RUN_DOWNLOAD_WEIGHTS)
     assert nothing is no_update and "Nothing to download yet" in text_of(message)
 
 
@@ -255,3 +261,18 @@ def test_run_cancelled_while_queued_shows_its_final_state(backend: FakeBackend, 
     message = "No epoch finished: the run was cancelled before its first epoch."
     assert message in json.dumps(update.curves.to_plotly_json()) and message in text_of(update.dnet_health)
     assert "Waiting" not in json.dumps(update.curves.to_plotly_json())
+
+
+def test_the_epoch_box_moves_the_slider_clamped_and_follows_it() -> None:
+    assert epoch_views.epoch_box_sync(True, 99, 2, 5) == (5, 5)  # Enter on 99: the last epoch, shown as 5
+    assert epoch_views.epoch_box_sync(True, 3, 5, 5) == (3, 3)
+    assert epoch_views.epoch_box_sync(True, 5, 5, 5) == (no_update, 5)  # already there: no new request
+    assert epoch_views.epoch_box_sync(True, None, 4, 5) == (no_update, 4)  # unreadable: the box shows 4 again
+    assert epoch_views.epoch_box_sync(False, 1, 4, 5) == (no_update, 4)  # the slider moved: the box follows
+
+
+def test_the_layout_builds_with_every_section() -> None:
+    text = text_of(run_page_layout("a" * 32))
+    for section_id in ("run-scatter-section", "run-class-section", "run-confusions-section",
+                       "run-difficulty-check-section", ids.RUN_EPOCH_INPUT):  # fmt: skip
+        assert section_id in text

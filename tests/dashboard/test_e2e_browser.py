@@ -192,7 +192,7 @@ def test_upload_train_watch_compare_and_export(
     p = page
 
     # 1. an invalid manifest: the row errors are listed
-    p.goto(dashboard_url)
+    p.goto(f"{dashboard_url}/datasets")
     p.wait_for_selector("text=Backend online")
     bad = tmp_path / "bad.csv"
     bad.write_bytes(invalid_manifest())
@@ -325,7 +325,7 @@ def test_unknown_run_404_and_backend_outage_are_messages(
     page.wait_for_selector("text=Page not found")
     assert stack.api is not None
     stack.api.stop()
-    page.goto(dashboard_url)
+    page.goto(f"{dashboard_url}/datasets")
     page.wait_for_selector("#datasets-list-alert >> text=cannot reach the backend")
     page.wait_for_selector("text=Backend unreachable")
     assert "Traceback" not in page.content()

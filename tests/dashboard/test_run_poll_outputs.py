@@ -9,7 +9,8 @@ from fake_backend import FakeBackend
 from plotly.io.json import to_json_plotly
 
 from dashboard.api_client import ApiClient
-from dashboard.pages.run import RunViewState, poll
+from dashboard.pages.run.live import poll
+from dashboard.run_view.state import RunViewState
 from difficultynet.synthetic import synthetic_records
 
 

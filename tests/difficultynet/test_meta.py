@@ -79,6 +79,18 @@ def test_weight_normalisation_and_driver_loss_by_hand() -> None:
     torch.testing.assert_close(driver_target(torch.zeros(3)), torch.ones(3))  # a = 0 → t = 1
 
 
+def test_error_driver_target_is_each_class_error_with_a_floor() -> None:
+    a = torch.tensor([1.0, 0.95, 0.5, 0.0])
+    # own error, floored at 0.1 so a class scoring 100 % on its few meta images keeps a weight
+    torch.testing.assert_close(driver_target(a, "error"), torch.tensor([0.1, 0.1, 0.5, 1.0]))
+    # unlike the share target, it does not flatten as the summed accuracy grows
+    assert driver_target(a, "error").max() / driver_target(a, "error").min() == pytest.approx(10.0)
+    assert driver_target(a).max() / driver_target(a).min() < 1.7
+    torch.testing.assert_close(
+        driver_loss(torch.full((4,), 0.5), a, "error"), torch.tensor((0.16 + 0.16 + 0 + 0.25) / 4)
+    )
+
+
 def _params(learner: DifficultyNetLearner) -> list[torch.Tensor]:
     return [p.detach().clone() for p in learner.net.parameters()]
 

@@ -1,22 +1,30 @@
-"""Request and response models of the HTTP API (the OpenAPI schema is generated from these)."""
+"""Request and response models of the HTTP API: the one copy of its JSON shapes.
+
+The backend declares its routes with these (its OpenAPI schema is generated from them), the dashboard
+parses the answers with them and sends :class:`RunCreate`, and the tests' fake backend builds its answers
+from them. Unknown fields in a response are ignored, so the API can grow without breaking older readers.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic.fields import FieldInfo
 
-from difficultynet.config import DNetConfig, DNetRecipe, MetaMode, Method, ModelName, TrainConfig
-from difficultynet.manifest import ClassSummary, RowError
-from difficultynet.protocol import RunStatus
-from difficultynet.records import EpochRecord
+from difficultynet.contracts.config import DNetConfig, DNetRecipe, MetaMode, Method, ModelName, TrainConfig
+from difficultynet.contracts.datasets import ClassSummary, FolderReport, FolderSplitOptions, RowError
+from difficultynet.contracts.records import EpochRecord
 
 DATASET_ID_PATTERN = r"^[0-9a-f]{16}$"
 RUN_ID_PATTERN = r"^[0-9a-f]{32}$"
 DatasetId = Annotated[str, Field(pattern=DATASET_ID_PATTERN, description="16 hex digits")]
 RunId = Annotated[str, Field(pattern=RUN_ID_PATTERN, description="32 hex digits")]
+
+RunStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
+TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
 
 _TRAIN = TrainConfig.model_fields
 _DNET = DNetConfig.model_fields
@@ -36,8 +44,8 @@ class ErrorBody(BaseModel):
 
 class DatasetRead(BaseModel):
     id: DatasetId
-    name: str = Field(description="uploaded file name")
-    kind: Literal["csv", "zip"]
+    name: str = Field(description="uploaded file name, or the folder under the data root")
+    kind: Literal["csv", "zip", "folder"]
     created_at: datetime
     manifest_sha256: str
     num_rows: int
@@ -49,6 +57,26 @@ class DatasetRead(BaseModel):
     meta_source: Literal["val", "carved"]
     eval_split: Literal["test", "val"]
     notes: list[str]
+    folder: FolderReport | None = Field(
+        None,
+        description="image folders only: layout, split settings, skipped files and classes too small for "
+        "the requested splits; the generated manifest is at GET /api/datasets/{id}/manifest.csv",
+    )
+
+    @property
+    def label(self) -> str:
+        """Name and short id, for lists and titles."""
+        return f"{self.name} ({self.id[:8]})" if self.name else self.id
+
+
+class FolderCreate(FolderSplitOptions):
+    """``POST /api/datasets/folders``: image folders already under the data root, no manifest needed."""
+
+    folder: str = Field(
+        min_length=1,
+        max_length=1024,
+        description="folder under the data root holding train/<class>/* [val/ test/] or <class>/*",
+    )
 
 
 class DatasetList(BaseModel):
@@ -116,6 +144,17 @@ class RunRead(BaseModel):
     )
     cancel_requested: bool = False
 
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+    @property
+    def label(self) -> str:
+        """Method (meta mode), model, short id and status, for lists and titles."""
+        config = self.config
+        mode = f" ({config.dnet.meta_mode})" if config.is_dnet else ""
+        return f"{config.method}{mode} · {config.model} · {self.id[:8]} · {self.status}"
+
 
 class RunList(BaseModel):
     runs: list[RunRead]
@@ -140,3 +179,9 @@ class HealthRead(BaseModel):
     redis_error: str | None = None
     workers: list[str] = Field(description="Celery workers that answered a ping")
     versions: dict[str, str]
+
+
+class SessionCreate(BaseModel):
+    """``POST /api/session``: the API token, traded for a signed session cookie."""
+
+    token: SecretStr = Field(max_length=4096)

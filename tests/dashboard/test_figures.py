@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 import pytest
 from dash import Patch
 
-from dashboard import figures
-from dashboard.models import Dataset, DatasetClass
+from dashboard.analysis import columns
+from dashboard.analysis import gains as analysis_gains
+from dashboard.figures import compare, curves, datasets, heatmap, scatter, style
+from dashboard.figures import gains as gains_fig
 from difficultynet.records import EpochRecord
-from difficultynet.synthetic import record_from_columns, synthetic_records
+from difficultynet.synthetic import record_from_columns, synthetic_dataset, synthetic_records
 
 
 def make_record(epoch: int, counts: list[int], difficulty: list[float], **columns: Any) -> EpochRecord:
@@ -28,13 +29,8 @@ def patch_ops(patch: Patch) -> list[dict]:
 # -- ordering and colors ----------------------------------------------------------------------------
 
 
-def test_frequency_order_is_head_to_tail_with_index_tiebreak() -> None:
-    record = make_record(1, [5, 300, 40, 300], [0.1, 0.2, 0.3, 0.4])
-    assert figures.frequency_order(record.classes) == [1, 3, 2, 0]
-
-
 def test_rank_colors_run_from_dark_to_light_and_skip_the_palest_yellow() -> None:
-    colors = figures.rank_colors(5)
+    colors = style.rank_colors(5)
     assert len(colors) == 5 and len(set(colors)) == 5
     assert colors[0] == "rgb(0, 34, 78)"  # cividis start
 
@@ -51,30 +47,30 @@ def test_rank_colors_run_from_dark_to_light_and_skip_the_palest_yellow() -> None
 
 def test_curves_figure_draws_one_webgl_line_per_class_in_frequency_order() -> None:
     records = [make_record(e, [10, 200, 50], [0.5 + e / 10, 0.1, 0.3]) for e in (1, 2)]
-    fig = figures.curves_figure(records, "difficulty")
+    fig = curves.curves_figure(records, "difficulty")
     lines = [t for t in fig.data if t.type == "scattergl"]
     assert [t.name for t in lines] == ["c1", "c2", "c0"]
     assert list(lines[2].y) == pytest.approx([0.6, 0.7])
     assert list(lines[0].x) == [1, 2]
-    # hover carries d, w, val acc, test acc; the count and group are per-trace meta
-    assert list(lines[2].customdata[0]) == pytest.approx([0.6, records[0].classes.weight[0], 0.4, 0.4])
+    # hover carries d, w, val acc, test acc (then the class index, for clicks); count and group are meta
+    assert list(lines[2].customdata[0]) == pytest.approx([0.6, records[0].classes.weight[0], 0.4, 0.4, 0])
     assert list(lines[2].meta) == [10, "few-shot"]
     assert "customdata[1]" in lines[0].hovertemplate and "%{fullData.name}" in lines[0].hovertemplate
     # colored by rank, head darkest; a last invisible trace carries the colorbar
-    assert lines[0].line.color == figures.rank_colors(3)[0]
+    assert lines[0].line.color == style.rank_colors(3)[0]
     assert fig.data[-1].marker.showscale is True and len(fig.data) == 4
 
 
 def test_curves_figure_for_accuracy_uses_percent_axis() -> None:
     records = [make_record(1, [10, 200], [0.5, 0.1])]
-    fig = figures.curves_figure(records, "test_acc")
+    fig = curves.curves_figure(records, "test_acc")
     assert fig.layout.yaxis.tickformat == ".0%"
     assert list(fig.data[0].y) == pytest.approx([0.9])
 
 
 def test_curves_patch_extends_the_same_traces_the_figure_built() -> None:
     records = [make_record(e, [10, 200, 50], [0.1 * e, 0.2, 0.3]) for e in (1, 2, 3)]
-    patch = figures.curves_patch(records[1:], "difficulty")
+    patch = curves.curves_patch(records[1:], "difficulty")
     ops = patch_ops(patch)
     # three per class (x, y, customdata), addressed head → tail like the figure's traces
     assert len(ops) == 9
@@ -87,24 +83,24 @@ def test_curves_patch_extends_the_same_traces_the_figure_built() -> None:
 
 
 def test_curves_switch_to_group_means_and_picks_above_the_line_limit() -> None:
-    records = synthetic_records(figures.LINE_CLASS_LIMIT + 10, 2)
-    picks = figures.default_picks(records[0].classes)
+    records = synthetic_records(columns.LINE_CLASS_LIMIT + 10, 2)
+    picks = columns.default_picks(records[0].classes)
     assert (
-        len(picks) == 3 and picks[0] == 0 and picks[-1] == figures.LINE_CLASS_LIMIT + 9
+        len(picks) == 3 and picks[0] == 0 and picks[-1] == columns.LINE_CLASS_LIMIT + 9
     )  # head, median, tail
-    fig = figures.curves_figure(records, "weight", picks)
+    fig = curves.curves_figure(records, "weight", picks)
     names = [t.name for t in fig.data]
     assert names[:3] == ["many-shot mean", "medium-shot mean", "few-shot mean"]
     assert len(fig.data) == 6  # 3 means + 3 picked classes, no colorbar trace
     many = np.asarray(records[1].classes.group) == "many"
     expected = float(np.asarray(records[1].classes.weight)[many].mean())
     assert fig.data[0].y[1] == pytest.approx(expected)
-    patch = figures.curves_patch(records[1:], "weight", picks)
+    patch = curves.curves_patch(records[1:], "weight", picks)
     assert {op["location"][1] for op in patch_ops(patch)} == set(range(6))
 
 
 def test_curves_without_records_say_so() -> None:
-    fig = figures.curves_figure([], "difficulty")
+    fig = curves.curves_figure([], "difficulty")
     assert "Waiting for the first epoch" in fig.layout.annotations[0].text
 
 
@@ -113,7 +109,7 @@ def test_curves_without_records_say_so() -> None:
 
 def test_heatmap_rows_are_epochs_and_columns_classes_head_to_tail() -> None:
     records = [make_record(e, [10, 200, 50], [0.1 * e, 0.2, 0.3]) for e in (1, 2)]
-    fig = figures.heatmap_figure(records)
+    fig = heatmap.heatmap_figure(records)
     heat = fig.data[0]
     assert list(heat.x) == ["c1", "c2", "c0"]
     assert list(heat.y) == [1, 2]
@@ -124,7 +120,7 @@ def test_heatmap_rows_are_epochs_and_columns_classes_head_to_tail() -> None:
 
 def test_heatmap_patch_appends_one_row_per_epoch_whatever_the_class_count() -> None:
     records = synthetic_records(1000, 3)
-    ops = patch_ops(figures.heatmap_patch(records[1:]))
+    ops = patch_ops(heatmap.heatmap_patch(records[1:]))
     assert len(ops) == 2
     z_op = next(op for op in ops if op["location"] == ["data", 0, "z"])
     assert len(z_op["params"]["value"]) == 2 and len(z_op["params"]["value"][0]) == 1000
@@ -133,31 +129,22 @@ def test_heatmap_patch_appends_one_row_per_epoch_whatever_the_class_count() -> N
 # -- difficulty vs frequency ------------------------------------------------------------------------
 
 
-def test_trend_line_recovers_a_known_log_linear_relation() -> None:
-    counts = [10, 100, 1000]
-    values = [0.9 - 0.2 * math.log10(c) for c in counts]
-    xs, ys = figures.trend_line(counts, values)
-    assert xs == pytest.approx([10, 1000])
-    assert ys == pytest.approx([0.7, 0.3])
-    assert figures.trend_line([50, 50], [0.1, 0.2]) == ([], [])
-
-
 def test_scatter_has_a_trace_per_group_and_a_trend_line() -> None:
     record = make_record(3, [500, 150, 60, 30, 10, 5], [0.1, 0.2, 0.3, 0.4, 0.6, 0.8])
-    fig = figures.frequency_scatter_figure(record, trend=True)
+    fig = scatter.frequency_scatter_figure(record, trend=True)
     assert [t.name for t in fig.data[:3]] == ["many-shot", "medium-shot", "few-shot"]
     assert list(fig.data[0].x) == [500, 150] and list(fig.data[2].y) == pytest.approx([0.6, 0.8])
     assert fig.layout.xaxis.type == "log"
     assert list(fig.data[3].x) == [5, 500] and fig.data[3].y[0] > fig.data[3].y[1]  # d falls with count
     assert "epoch 3" in fig.layout.title.text
-    no_trend = figures.frequency_scatter_figure(record, trend=False)
+    no_trend = scatter.frequency_scatter_figure(record, trend=False)
     assert len(no_trend.data) == 4 and len(no_trend.data[3].x) == 0
 
 
 def test_scatter_patch_moves_points_to_another_epoch() -> None:
     record = make_record(4, [500, 60, 5], [0.15, 0.35, 0.9])
     ops = {
-        tuple(op["location"]): op for op in patch_ops(figures.frequency_scatter_patch(record, trend=False))
+        tuple(op["location"]): op for op in patch_ops(scatter.frequency_scatter_patch(record, trend=False))
     }
     assert ops[("data", 2, "y")]["params"]["value"] == [0.9]
     assert ops[("data", 3, "x")]["params"]["value"] == []
@@ -170,11 +157,11 @@ def test_scatter_patch_moves_points_to_another_epoch() -> None:
 def test_gains_match_classes_by_name_and_average_per_group() -> None:
     run = make_record(2, [300, 50, 5], [0.1, 0.3, 0.5], test_acc=[0.9, 0.6, 0.4], names=["a", "b", "c"])
     base = make_record(2, [5, 50, 300], [0.1, 0.3, 0.5], test_acc=[0.1, 0.5, 0.85], names=["c", "b", "a"])
-    g = figures.gains(run, base)
+    g = analysis_gains.gains(run, base)
     assert g.names == ["a", "b", "c"]
     assert g.deltas == pytest.approx([0.05, 0.1, 0.3])
     assert g.group_mean("few") == pytest.approx(0.3)
-    fig = figures.gains_figure(g, 2, "ce run 1234")
+    fig = gains_fig.gains_figure(g, 2, "ce run 1234")
     assert [list(t.y) for t in fig.data[:3]] == [
         pytest.approx([5.0]),
         pytest.approx([10.0]),
@@ -182,78 +169,64 @@ def test_gains_match_classes_by_name_and_average_per_group() -> None:
     ]
     assert fig.data[5].name == "few-shot mean +30.0 pts"
     assert list(fig.layout.xaxis.categoryarray) == ["a", "b", "c"]
-    patch = {tuple(op["location"]): op for op in patch_ops(figures.gains_patch(g, 3, "ce run 1234"))}
+    patch = {tuple(op["location"]): op for op in patch_ops(gains_fig.gains_patch(g, 3, "ce run 1234"))}
     assert patch[("data", 3, "y")]["params"]["value"] == pytest.approx([5.0, 5.0])
-
-
-def test_gains_refuse_runs_on_different_classes() -> None:
-    run = make_record(1, [300, 5], [0.1, 0.5], names=["a", "b"])
-    other = make_record(1, [300, 5], [0.1, 0.5], names=["a", "zebra"])
-    with pytest.raises(figures.IncomparableRuns):
-        figures.gains(run, other)
 
 
 # -- datasets and compare ---------------------------------------------------------------------------
 
 
 def test_class_frequency_bars_are_sorted_by_count_on_a_log_axis_and_colored_by_group() -> None:
-    dataset = Dataset(
-        id="0" * 16,
-        classes=[
-            DatasetClass(index=0, name="cat", train=40, group="medium"),
-            DatasetClass(index=1, name="ship", train=8, group="few"),
-            DatasetClass(index=2, name="plane", train=500, group="many"),
-        ],
-    )
-    fig = figures.class_frequency_figure(dataset)
+    dataset = synthetic_dataset({"cat": 40, "ship": 8, "plane": 500})
+    fig = datasets.class_frequency_figure(dataset)
     assert list(fig.layout.xaxis.categoryarray) == ["plane", "cat", "ship"]
     assert fig.layout.yaxis.type == "log"
     assert [(t.name, t.marker.color) for t in fig.data] == [
-        ("many-shot (1)", figures.GROUP_COLORS["many"]),
-        ("medium-shot (1)", figures.GROUP_COLORS["medium"]),
-        ("few-shot (1)", figures.GROUP_COLORS["few"]),
+        ("many-shot (1)", style.GROUP_COLORS["many"]),
+        ("medium-shot (1)", style.GROUP_COLORS["medium"]),
+        ("few-shot (1)", style.GROUP_COLORS["few"]),
     ]
 
 
 def test_compare_figures_have_one_trace_per_run() -> None:
     a = synthetic_records(10, 3, run_id="a")
     b = synthetic_records(10, 3, run_id="b", skill=0.5)
-    balanced = figures.balanced_curves_figure([("dnet", a), ("ce", b)])
+    balanced = compare.balanced_curves_figure([("dnet", a), ("ce", b)])
     assert [t.name for t in balanced.data] == ["dnet", "ce"]
     assert list(balanced.data[1].y) == pytest.approx([r.balanced_acc for r in b])
-    per_class = figures.per_class_accuracy_figure([("dnet", a[-1]), ("ce", b[-1])])
+    per_class = compare.per_class_accuracy_figure([("dnet", a[-1]), ("ce", b[-1])])
     assert [t.type for t in per_class.data] == ["bar", "bar"] and per_class.layout.barmode == "group"
-    many = figures.per_class_accuracy_figure([("x", synthetic_records(200, 1)[0])])
+    many = compare.per_class_accuracy_figure([("x", synthetic_records(200, 1)[0])])
     assert many.data[0].type == "scattergl"
 
 
 def test_log_axes_label_real_numbers() -> None:
-    axis = figures.log_axis([12, 33, 92, 200])
+    axis = style.log_axis([12, 33, 92, 200])
     assert axis["type"] == "log"
     assert axis["tickvals"] == [10, 20, 50, 100, 200]
     assert axis["ticktext"] == ["10", "20", "50", "100", "200"]
-    wide = figures.log_axis([1, 1_000_000])
+    wide = style.log_axis([1, 1_000_000])
     assert wide["ticktext"] == ["1", "10", "100", "1,000", "10,000", "100,000", "1,000,000"]
 
 
 def test_scatter_y_range_follows_the_data_not_the_trend_line() -> None:
     record = synthetic_records(20, 1)[0]
-    figure = figures.frequency_scatter_figure(record, trend=True)
+    figure = scatter.frequency_scatter_figure(record, trend=True)
     top = max(record.classes.difficulty)
     assert figure.layout.yaxis.range == (0.0, pytest.approx(top * 1.08))
     assert list(figure.layout.xaxis.ticktext)[:2] == ["5", "10"]
 
 
 def test_heatmap_of_a_fixed_rule_method_says_why_it_looks_flat() -> None:
-    ce = figures.heatmap_figure(synthetic_records(5, 2, method="ce"))
+    ce = heatmap.heatmap_figure(synthetic_records(5, 2, method="ce"))
     assert "every w_c is 1" in ce.layout.annotations[0].text
-    assert not figures.heatmap_figure(synthetic_records(5, 2, method="dnet")).layout.annotations
+    assert not heatmap.heatmap_figure(synthetic_records(5, 2, method="dnet")).layout.annotations
 
 
 def test_gains_legend_sits_below_the_axis_title_and_mean_lines_differ() -> None:
     """At phone width the legend wrapped into the x-axis title; the three mean lines looked the same."""
     run, base = synthetic_records(6, 2, seed=1)[-1], synthetic_records(6, 2, seed=2, skill=0.7)[-1]
-    fig = figures.gains_figure(figures.gains(run, base), 2, "ce")
+    fig = gains_fig.gains_figure(analysis_gains.gains(run, base), 2, "ce")
     assert fig.layout.legend.yref == "container" and fig.layout.legend.y == 0
     dashes = [t.line.dash for t in fig.data if t.type == "scatter"]
     assert len(dashes) == 3 and len(set(dashes)) == 3

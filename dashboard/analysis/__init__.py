@@ -1,0 +1,1 @@
+"""Pure arithmetic over epoch records: orderings, group means, trends and gains. No Dash, no plotly."""
