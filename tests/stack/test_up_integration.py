@@ -87,7 +87,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     home = tmp_path_factory.mktemp("dnet-up")
     api_port, dashboard_port = free_port(), free_port()
     process = subprocess.Popen(
-        dnet_up_command("--api-port", str(api_port), "--dashboard-port", str(dashboard_port)),
+        # No demo runs: the one CPU worker must be free for this module's own runs (test_up_demo_runs.py
+        # covers them).
+        dnet_up_command(
+            "--api-port", str(api_port), "--dashboard-port", str(dashboard_port), "--no-demo-runs"
+        ),
         env=stack_env(home / "var"),
         cwd=home,
         stdout=subprocess.PIPE,
