@@ -1,5 +1,6 @@
-"""`dnet up` queues the demo runs on a first start only: never with ``--no-demo-runs``, never again once
-runs exist (a restart). Three real starts of the whole stack on one var dir, one after the other."""
+"""`dnet up` queues the demo runs on a first start only, never again once runs exist (a restart): two real
+starts of the whole stack on one var dir, one after the other. ``--no-demo-runs`` is what
+``test_up_integration.py`` starts its stack with (checked there)."""
 
 from __future__ import annotations
 
@@ -52,11 +53,8 @@ def up_list_runs_and_stop(var_dir: Path, *flags: str) -> tuple[list[dict[str, ob
             process.wait()
 
 
-def test_demo_runs_only_on_a_first_start_without_the_flag(tmp_path: Path) -> None:
+def test_demo_runs_on_a_first_start_only(tmp_path: Path) -> None:
     var_dir = tmp_path / "var"
-    runs, output = up_list_runs_and_stop(var_dir, "--no-demo-runs")
-    assert runs == [] and DEMO_LINE not in output
-
     runs, output = up_list_runs_and_stop(var_dir)
     assert DEMO_LINE in output and "--no-demo-runs" in output
     assert len(runs) == 2

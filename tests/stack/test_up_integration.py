@@ -146,6 +146,12 @@ def test_dashboard_answers(stack: RunningStack) -> None:
     assert "text/html" in response.headers["content-type"]
 
 
+def test_no_demo_runs_with_the_flag(stack: RunningStack) -> None:
+    """Runs before this module's own tests create any: ``--no-demo-runs`` queued nothing."""
+    assert httpx.get(f"{stack.api_url}/api/runs", timeout=10).json()["total"] == 0
+    assert "Demo runs:" not in stack.output
+
+
 def test_demo_dataset_is_written_and_registered(stack: RunningStack) -> None:
     manifest = stack.var_dir / "data" / "demo" / "manifest.csv"
     assert manifest.exists()
