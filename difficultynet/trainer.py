@@ -137,6 +137,9 @@ class Trainer:
         self.elapsed_s = 0.0
         self.prev_val_acc: torch.Tensor | None = None  # a of the last finished epoch (CDB's input)
         self.records: list[EpochRecord] = []
+        # Each record serialised once: every checkpoint and metrics.jsonl rewrite reuses the text (a
+        # 1000-class record with its confusions and hardest examples is ~330 kB of JSON).
+        self.records_json: list[str] = []
         self.weights_input = torch.zeros(self.num_classes, device=device)  # DNet input behind the last record
 
     def _param_groups(self) -> list[dict[str, Any]]:
@@ -259,6 +262,7 @@ class Trainer:
             self.learner.flush()  # accumulation never spans an epoch end, so checkpoints stay exact
         record = self._finish_epoch(totals, weights, lr, started)
         self.records.append(record)
+        self.records_json.append(record.model_dump_json())
         self.epoch += 1
         return record
 
@@ -366,7 +370,7 @@ class Trainer:
             "prev_val_acc": None if self.prev_val_acc is None else self.prev_val_acc.cpu(),
             "meta_batches": self.meta_batches.state_dict(),
             "weights_input": self.weights_input.cpu(),
-            "records": [r.model_dump_json() for r in self.records],
+            "records": list(self.records_json),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -384,4 +388,5 @@ class Trainer:
         self.prev_val_acc = None if prev is None else prev.to(self.device)
         self.meta_batches.load_state_dict(state["meta_batches"])
         self.weights_input = state["weights_input"].to(self.device)
-        self.records = [EpochRecord.model_validate_json(r) for r in state["records"]]
+        self.records_json = list(state["records"])
+        self.records = [EpochRecord.model_validate_json(r) for r in self.records_json]

@@ -1,9 +1,10 @@
 """``dnet up``: the whole stack on one machine, no Docker.
 
 Starts an embedded redis-server (unless ``DNET_REDIS_URL`` points elsewhere), one Celery worker per
-visible GPU (or CPU workers), the API and the dashboard; writes and registers the demo dataset; prints the
-URLs and supervises until Ctrl-C / SIGTERM. A worker that dies is restarted (at most 3 times in 5 min);
-any other child dying stops the stack with its log tail, since the stack is useless without it.
+visible GPU (or CPU workers), the API and the dashboard; writes and registers the demo dataset and, when
+no run exists yet, queues two short demo runs on it (``stack.demo_runs``); prints the URLs and supervises
+until Ctrl-C / SIGTERM. A worker that dies is restarted (at most 3 times in 5 min); any other child dying
+stops the stack with its log tail, since the stack is useless without it.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from difficultynet.errors import UsageError
-from stack import probes, services
+from stack import demo_runs, probes, services
 from stack.instance import InstanceLock
 from stack.redis_server import RedisServer, free_port
 from stack.settings import StackPaths, StackSettings, is_loopback
@@ -61,6 +62,11 @@ def add_up_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--var-dir", type=Path, help="local state directory (default ./var, DNET_VAR_DIR)")
     parser.add_argument("--no-demo", action="store_true", help="do not write and register the demo dataset")
+    parser.add_argument(
+        "--no-demo-runs",
+        action="store_true",
+        help="on a first start (no runs yet), do not queue the demo CE baseline and DNet runs",
+    )
 
 
 def load_settings(args: argparse.Namespace) -> StackSettings:
@@ -136,7 +142,7 @@ class Launcher:
             raise StopRequested
 
     # -- lifecycle ---------------------------------------------------------------------------------------
-    def run(self, with_demo: bool) -> int:
+    def run(self, with_demo: bool, with_demo_runs: bool = True) -> int:
         handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
         previous = {sig: signal.signal(sig, self._on_signal) for sig in handled}
         try:
@@ -148,7 +154,9 @@ class Launcher:
             with self.console.status("Waiting for the API, the dashboard and the workers…"):
                 self._wait_until_ready()
             if manifest is not None:
-                self._register_demo(manifest)
+                dataset_id = self._register_demo(manifest)
+                if dataset_id is not None and with_demo_runs:
+                    self._queue_demo_runs(dataset_id)
             self._write_state()
             self._print_banner()
             return self._monitor()
@@ -270,12 +278,25 @@ class Launcher:
     def _token(self) -> str | None:
         return self.settings.api_token.get_secret_value() if self.settings.api_token else None
 
-    def _register_demo(self, manifest: Path) -> None:
-        problem = probes.register_dataset(
+    def _register_demo(self, manifest: Path) -> str | None:
+        registered = probes.register_dataset(
             self.api_url, manifest, self.paths.data_root, name=DEMO_DATASET_NAME, token=self._token()
         )
-        if problem:
-            self.console.print(f"[yellow]warning:[/] the demo dataset was not registered: {escape(problem)}")
+        if registered.problem:
+            self.console.print(
+                f"[yellow]warning:[/] the demo dataset was not registered: {escape(registered.problem)}"
+            )
+        return registered.dataset_id
+
+    def _queue_demo_runs(self, dataset_id: str) -> None:
+        queued = demo_runs.queue_demo_runs(self.api_url, dataset_id, token=self._token())
+        if queued.problem:
+            self.console.print(f"[yellow]warning:[/] the demo runs were not queued: {escape(queued.problem)}")
+        elif queued.run_ids:
+            self.console.print(
+                "Demo runs: a CE baseline and a Difficulty-Net run on the demo dataset are queued "
+                "(first start only; `dnet up --no-demo-runs` skips them)."
+            )
 
     def _state(self) -> dict[str, Any]:
         return {
@@ -377,7 +398,9 @@ def run_up(args: argparse.Namespace) -> int:
         _already_running(lock, console)
         return EXIT_FAILED
     try:
-        return Launcher(settings, paths, lock, console).run(with_demo=not args.no_demo)
+        return Launcher(settings, paths, lock, console).run(
+            with_demo=not args.no_demo, with_demo_runs=not args.no_demo_runs
+        )
     finally:
         lock.release()
 

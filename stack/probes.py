@@ -19,7 +19,7 @@ class ApiHealth:
     workers_online: int
 
 
-def _headers(token: str | None) -> dict[str, str]:
+def auth_headers(token: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"} if token else {}
 
 
@@ -37,7 +37,7 @@ def parse_health(payload: Any) -> ApiHealth:
 def api_health(api_url: str, token: str | None = None) -> ApiHealth | None:
     """None while the API does not answer 200."""
     try:
-        response = httpx.get(f"{api_url}/api/health", headers=_headers(token), timeout=PROBE_TIMEOUT_S)
+        response = httpx.get(f"{api_url}/api/health", headers=auth_headers(token), timeout=PROBE_TIMEOUT_S)
     except httpx.HTTPError:
         return None
     if response.status_code != 200:
@@ -83,10 +83,18 @@ def http_ok(url: str) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class Registration:
+    """The outcome of :func:`register_dataset`: the dataset id, or why there is none."""
+
+    dataset_id: str | None = None
+    problem: str | None = None
+
+
 def register_dataset(
     api_url: str, manifest: Path, data_root: Path, *, name: str, token: str | None = None
-) -> str | None:
-    """Upload a manifest whose images already lie under the data root; returns a problem or None.
+) -> Registration:
+    """Upload a manifest whose images already lie under the data root.
 
     The API stores datasets by content, so registering the same manifest again is a no-op (HTTP 200).
     """
@@ -96,11 +104,14 @@ def register_dataset(
                 f"{api_url}/api/datasets",
                 files={"file": (name, handle, "text/csv")},
                 data={"base": manifest.parent.relative_to(data_root).as_posix()},
-                headers=_headers(token),
+                headers=auth_headers(token),
                 timeout=UPLOAD_TIMEOUT_S,
             )
     except (OSError, ValueError, httpx.HTTPError) as exc:
-        return str(exc)
-    if response.status_code in (200, 201):
-        return None
-    return f"HTTP {response.status_code}: {response.text[:500]}"
+        return Registration(problem=str(exc))
+    if response.status_code not in (200, 201):
+        return Registration(problem=f"HTTP {response.status_code}: {response.text[:500]}")
+    try:
+        return Registration(dataset_id=str(response.json()["id"]))
+    except (ValueError, KeyError, TypeError):
+        return Registration(problem=f"HTTP {response.status_code} without a dataset id")

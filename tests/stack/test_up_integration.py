@@ -87,7 +87,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     home = tmp_path_factory.mktemp("dnet-up")
     api_port, dashboard_port = free_port(), free_port()
     process = subprocess.Popen(
-        dnet_up_command("--api-port", str(api_port), "--dashboard-port", str(dashboard_port)),
+        # No demo runs: the one CPU worker must be free for this module's own runs (test_up_demo_runs.py
+        # covers them).
+        dnet_up_command(
+            "--api-port", str(api_port), "--dashboard-port", str(dashboard_port), "--no-demo-runs"
+        ),
         env=stack_env(home / "var"),
         cwd=home,
         stdout=subprocess.PIPE,
@@ -140,6 +144,12 @@ def test_dashboard_answers(stack: RunningStack) -> None:
     response = httpx.get(stack.dashboard_url, timeout=10)
     assert response.status_code == 200
     assert "text/html" in response.headers["content-type"]
+
+
+def test_no_demo_runs_with_the_flag(stack: RunningStack) -> None:
+    """Runs before this module's own tests create any: ``--no-demo-runs`` queued nothing."""
+    assert httpx.get(f"{stack.api_url}/api/runs", timeout=10).json()["total"] == 0
+    assert "Demo runs:" not in stack.output
 
 
 def test_demo_dataset_is_written_and_registered(stack: RunningStack) -> None:

@@ -84,8 +84,9 @@ def test_register_dataset_uploads_the_manifest_relative_to_the_data_root(server:
     manifest = tmp_path / "data" / "demo" / "manifest.csv"
     manifest.parent.mkdir(parents=True)
     manifest.write_text("path,label\nimages/a.png,a\n")
-    Handler.status = 201
-    assert probes.register_dataset(server, manifest, tmp_path / "data", name="demo-digits.csv") is None
+    Handler.status, Handler.body = 201, b'{"id": "0123456789abcdef"}'
+    registered = probes.register_dataset(server, manifest, tmp_path / "data", name="demo-digits.csv")
+    assert registered == probes.Registration(dataset_id="0123456789abcdef")
     method, path, headers, body = Handler.received[-1]
     assert (method, path) == ("POST", "/api/datasets")
     assert headers["Content-Type"].startswith("multipart/form-data")
@@ -98,9 +99,9 @@ def test_register_dataset_reports_the_api_error(server: str, tmp_path: Path) -> 
     manifest = tmp_path / "manifest.csv"
     manifest.write_text("path,label\n")
     Handler.status, Handler.body = 422, b'{"detail": "manifest has no rows"}'
-    problem = probes.register_dataset(server, manifest, tmp_path, name="m.csv")
+    problem = probes.register_dataset(server, manifest, tmp_path, name="m.csv").problem
     assert problem == 'HTTP 422: {"detail": "manifest has no rows"}'
-    missing = probes.register_dataset(server, tmp_path / "absent.csv", tmp_path, name="m.csv")
+    missing = probes.register_dataset(server, tmp_path / "absent.csv", tmp_path, name="m.csv").problem
     assert missing is not None and "absent.csv" in missing
 
 
