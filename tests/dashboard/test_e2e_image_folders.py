@@ -20,8 +20,6 @@ from support.waiting import wait_until_finished
 from test_e2e_browser import (  # noqa: F401  (pytest fixtures, used by name)
     ARTIFACTS,
     TRAIN_TIMEOUT_MS,
-    browser,
-    console_errors,
     dashboard_url,
     page,
     screenshot,
@@ -38,7 +36,7 @@ def test_zip_of_image_folders_upload_splits_manifest_and_one_epoch(
     stack: LiveStack,  # noqa: F811
     dashboard_url: str,  # noqa: F811
     page: Page,  # noqa: F811
-    console_errors: list[str],  # noqa: F811
+    console_errors: list[str],
     tmp_path: Path,
 ) -> None:
     folder = write_photo_folder(tmp_path / "photos", num_classes=6, n_max=12, imbalance=6)
