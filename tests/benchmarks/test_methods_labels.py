@@ -12,6 +12,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 import methods
 
 
+def resolved(method: str, dnet: DNetConfig) -> dict[str, Any]:
+    """A DNet config as a run stores it: resolved by TrainConfig (e.g. the driver target per base loss)."""
+    return TrainConfig(method=method, dnet=dnet).dnet.model_dump()  # type: ignore[arg-type]
+
+
 def run(method: str, dnet: dict[str, Any], **fields: Any) -> dict[str, Any]:
     config = TrainConfig.model_validate({"method": method, **fields}).model_dump(mode="json")
     config["dnet"] = dnet
@@ -19,14 +24,18 @@ def run(method: str, dnet: dict[str, Any], **fields: Any) -> dict[str, Any]:
 
 
 def test_default_and_paper_recipes_get_their_names() -> None:
-    assert methods.canonical_variant(run("dnet", DNetConfig().model_dump())) == "dnet"
-    assert methods.canonical_variant(run("dnet-bsce", DNetConfig().model_dump())) == "dnet-bsce"
+    assert methods.canonical_variant(run("dnet", resolved("dnet", DNetConfig()))) == "dnet"
+    assert methods.canonical_variant(run("dnet-bsce", resolved("dnet-bsce", DNetConfig()))) == "dnet-bsce"
+    # runs made before the driver target followed the base loss used the code's target on CE too
+    share = DNetConfig(driver_target="share").model_dump()
+    assert methods.canonical_variant(run("dnet", share)) == "dnet[driver_target=share]"
+    assert methods.canonical_variant(run("dnet-bsce", share)) == "dnet-bsce"
     paper_head = paper_recipe(meta_mode="head").model_dump()
     assert methods.canonical_variant(run("dnet", paper_head)) == "dnet-paper-head"
 
 
 def test_overrides_and_runs_older_than_the_options() -> None:
-    changed = DNetConfig(driver_schedule="to_zero_at_lr_drop").model_dump()
+    changed = resolved("dnet", DNetConfig(driver_schedule="to_zero_at_lr_drop"))
     assert methods.canonical_variant(run("dnet", changed)) == "dnet[driver_schedule=to_zero_at_lr_drop]"
     # A run stored before the issue-F options existed behaved like the paper recipe.
     old = {"meta_mode": "full", "meta_every": 1, "hidden": 128, "bias": False, "lr": 0.01,

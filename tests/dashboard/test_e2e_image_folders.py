@@ -44,7 +44,7 @@ def test_zip_of_image_folders_upload_splits_manifest_and_one_epoch(
     archive.write_bytes(zip_folder(folder.root, prefix="birds/"))
 
     p = page
-    p.goto(dashboard_url)
+    p.goto(f"{dashboard_url}/datasets")
     p.wait_for_selector("text=Backend online")
     p.fill("#datasets-val-per-class", "2")
     p.fill("#datasets-test-fraction", "0.25")
