@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping
+from functools import partial
 
 from torch import Tensor, nn
 from torchvision.models import ResNet, efficientnet_b0, resnet18, resnet50
@@ -79,30 +80,9 @@ def torchvision_resnet(
     return FeatureClassifier(features, make_head(feature_dim, num_classes, cosine=cosine_head), feature_dim)
 
 
-def resnet18_adapted(
-    num_classes: int,
-    in_channels: int,
-    image_size: int,
-    *,
-    cosine_head: bool = False,
-    backbone_state: BackboneState | None = None,
-) -> FeatureClassifier:
-    return torchvision_resnet(
-        resnet18, num_classes, in_channels, image_size, cosine_head=cosine_head, backbone_state=backbone_state
-    )
-
-
-def resnet50_adapted(
-    num_classes: int,
-    in_channels: int,
-    image_size: int,
-    *,
-    cosine_head: bool = False,
-    backbone_state: BackboneState | None = None,
-) -> FeatureClassifier:
-    return torchvision_resnet(
-        resnet50, num_classes, in_channels, image_size, cosine_head=cosine_head, backbone_state=backbone_state
-    )
+# The registry's builders (num_classes, in_channels, image_size, *, cosine_head, backbone_state).
+resnet18_adapted = partial(torchvision_resnet, resnet18)
+resnet50_adapted = partial(torchvision_resnet, resnet50)
 
 
 def efficientnet_b0_adapted(
