@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 import torch  # noqa: E402
 
-from difficultynet.config import TrainConfig  # noqa: E402
+from difficultynet.contracts.config import TrainConfig  # noqa: E402
 from difficultynet.data.augment import augment, channel_stats, random_resized_crop  # noqa: E402
 from difficultynet.data.batches import seeded_generator  # noqa: E402
 from difficultynet.data.splits import TensorSplits  # noqa: E402

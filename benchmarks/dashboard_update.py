@@ -26,7 +26,7 @@ from dashboard.pages.run.class_panel import class_panel
 from dashboard.pages.run.epoch_views import epoch_views_update
 from dashboard.pages.run.live import RunPollUpdate, poll
 from dashboard.run_view.state import RunViewState
-from difficultynet.config import TrainConfig
+from difficultynet.contracts.config import TrainConfig
 from difficultynet.synthetic import synthetic_records
 
 RESULTS = REPO_ROOT / "benchmarks" / "results" / "dashboard-update.md"

@@ -25,11 +25,11 @@ sys.path.insert(0, str(REPO_ROOT))
 import torch  # noqa: E402
 
 from benchmarks._harness import CODE_VERSION, command_line, machine, now_utc  # noqa: E402
-from difficultynet.config import TrainConfig  # noqa: E402
+from difficultynet.contracts.config import TrainConfig  # noqa: E402
+from difficultynet.contracts.records import CONFUSION_TOP_K, HARDEST_K  # noqa: E402
 from difficultynet.data.augment import channel_stats  # noqa: E402
 from difficultynet.data.splits import TensorSplits  # noqa: E402
 from difficultynet.metrics import explore_classes  # noqa: E402
-from difficultynet.records import CONFUSION_TOP_K, HARDEST_K  # noqa: E402
 from difficultynet.trainer import Trainer  # noqa: E402
 
 TABLE_PATH = REPO_ROOT / "benchmarks" / "results" / "eval-exploration.md"

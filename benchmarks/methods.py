@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from _harness import CODE_VERSION  # noqa: E402
 
-from difficultynet.config import DNetConfig, TrainConfig, paper_recipe  # noqa: E402
+from difficultynet.contracts.config import DNetConfig, TrainConfig, paper_recipe  # noqa: E402
 from difficultynet.diagnostics import spearman  # noqa: E402
 
 DEFAULT_MANIFEST = REPO_ROOT.parent / "shared" / "data" / "cifar10-lt" / "cifar10_lt_if100.csv"

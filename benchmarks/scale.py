@@ -52,9 +52,9 @@ from dashboard.pages.run.baseline import gains_update
 from dashboard.pages.run.epoch_views import epoch_views_update
 from dashboard.pages.run.live import poll
 from dashboard.run_view.state import RunViewState
-from difficultynet.config import TrainConfig
+from difficultynet.contracts.config import TrainConfig
+from difficultynet.contracts.records import EpochRecord, clean_float
 from difficultynet.export import build_weights_export
-from difficultynet.records import EpochRecord, clean_float
 from difficultynet.synthetic import record_from_columns
 from difficultynet.train import RunDirectory
 from service_contracts import protocol

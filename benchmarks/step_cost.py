@@ -25,7 +25,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 import torch  # noqa: E402
 
-from difficultynet.config import DNetConfig, TrainConfig, paper_recipe  # noqa: E402
+from difficultynet.contracts.config import DNetConfig, TrainConfig, paper_recipe  # noqa: E402
 from difficultynet.data.augment import channel_stats  # noqa: E402
 from difficultynet.data.batches import seeded_generator  # noqa: E402
 from difficultynet.data.splits import TensorSplits  # noqa: E402

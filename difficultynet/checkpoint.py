@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from difficultynet.config import TrainConfig
+from difficultynet.contracts.config import TrainConfig
 from difficultynet.errors import CheckpointMismatch, DnetError
 from difficultynet.files import atomic_write
 

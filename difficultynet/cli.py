@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from difficultynet.config import (
+from difficultynet.contracts.config import (
     META_MODES,
     METHODS,
     MODELS,
@@ -32,9 +32,9 @@ from difficultynet.config import (
     dnet_recipe,
     finetune_preset,
 )
+from difficultynet.contracts.records import EpochRecord
 from difficultynet.errors import DnetError, UsageError
 from difficultynet.manifest import FolderReport, ManifestInvalid, ManifestReport
-from difficultynet.records import EpochRecord
 
 EXIT_OK = 0
 EXIT_USAGE = 2

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from difficultynet.records import DNetDiagnostics, clean_float
+from difficultynet.contracts.records import DNetDiagnostics, clean_float
 
 
 def average_ranks(values: Sequence[float]) -> list[float]:

@@ -13,9 +13,9 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from difficultynet.config import TrainConfig
+from difficultynet.contracts.config import TrainConfig
+from difficultynet.contracts.records import EpochRecord, clean_float
 from difficultynet.errors import DnetError
-from difficultynet.records import EpochRecord, clean_float
 
 WEIGHTS_SCHEMA_ID = "difficulty-weights/v1"
 SCHEMA_FILE = "difficulty-weights-v1.json"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from difficultynet.config import TrainConfig
+from difficultynet.contracts.config import TrainConfig
 
 PerSampleLoss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 CDB_ACC_EPS = 0.01  # CDB's "+0.01" in b = max a / (min a + 0.01)

@@ -17,7 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from difficultynet.config import TrainConfig
+from difficultynet.contracts.config import TrainConfig
 
 GIB = 1024**3
 FLOAT_BYTES = 4

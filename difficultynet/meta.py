@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-from difficultynet.config import DNetConfig, DriverTarget
+from difficultynet.contracts.config import DNetConfig, DriverTarget
 from difficultynet.losses import PerSampleLoss, cross_entropy, weighted_batch_loss
 from difficultynet.models import FeatureClassifier
 
@@ -181,7 +181,7 @@ def _norm(grads: list[torch.Tensor]) -> torch.Tensor:
 class DifficultyNetLearner:
     """Holds φ, its optimiser and the accuracy input a; produces the per-class weights.
 
-    Options beyond the paper (issue F; defaults in :class:`~difficultynet.config.DNetConfig`), and why:
+    Options beyond the paper (issue F; defaults in ``DNetConfig``), and why:
 
     * ``virtual_lr="base"``: the virtual step uses the base lr instead of η_t. ∂L_meta/∂w is proportional
       to the virtual step size (spec §1.7), so with η_t it is ~10× weaker in the warm-up and 100× weaker
@@ -200,7 +200,7 @@ class DifficultyNetLearner:
     * ``driver_target``: the code's t = 1 − a/Σa is nearly constant across classes, so the driver pulls
       every d to the same value and caps the spread of w (CE, 3 seeds: max/min 2.3–2.5, 45.5 ± 0.5 balanced
       accuracy). ``error`` (t = max(1 − a, 0.1)) anchors each class to its own error: 51.2 ± 2.6, weights
-      ordered by error from epoch 2 on. A :class:`~difficultynet.config.TrainConfig` that does not set it
+      ordered by error from epoch 2 on. A ``TrainConfig`` that does not set it
       picks it by base loss (``default_driver_target``: ``error`` on CE, ``share`` on Balanced Softmax).
     * ``meta_batch="full"`` with ``meta_feature_refresh``: in head mode the whole balanced meta set is the
       meta batch, with its features recomputed every k steps; every class contributes to every meta step

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from difficultynet.records import (
+from difficultynet.contracts.records import (
     EXPLORE_DIGITS,
     GROUPS,
     ClassConfusion,

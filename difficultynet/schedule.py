@@ -10,7 +10,7 @@ import math
 
 import torch
 
-from difficultynet.config import TrainConfig
+from difficultynet.contracts.config import TrainConfig
 
 LR_DROP_FRACTION = 0.8  # the step schedule's first drop; also where DNet's λ schedule reaches 0
 STEP_MILESTONES: tuple[tuple[float, float], ...] = (

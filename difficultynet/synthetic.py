@@ -20,8 +20,7 @@ from typing import Any
 import numpy as np
 
 from difficultynet.contracts.api import ClassSummary, DatasetRead
-from difficultynet.diagnostics import dnet_diagnostics
-from difficultynet.records import (
+from difficultynet.contracts.records import (
     CONFUSION_TOP_K,
     EXPLORE_DIGITS,
     HARDEST_K,
@@ -32,6 +31,7 @@ from difficultynet.records import (
     clean_float,
     group_of,
 )
+from difficultynet.diagnostics import dnet_diagnostics
 
 GROUPS = ("many", "medium", "few")
 SYNTHETIC_EVAL_PER_CLASS = 20

@@ -18,7 +18,8 @@ import torch
 from tqdm import tqdm
 
 from difficultynet.checkpoint import CHECKPOINT_NAME, check_compatible, load_checkpoint, save_checkpoint
-from difficultynet.config import TrainConfig
+from difficultynet.contracts.config import TrainConfig
+from difficultynet.contracts.records import EpochRecord
 from difficultynet.data.splits import load_splits
 from difficultynet.device import describe_device, resolve_device
 from difficultynet.export import build_weights_export
@@ -27,7 +28,6 @@ from difficultynet.manifest import Manifest
 from difficultynet.memory_estimate import estimate_training_memory, human_bytes
 from difficultynet.models.pretrained import backbone_stats, load_backbone_state
 from difficultynet.progress import PrepareProgress, PrepareReporter
-from difficultynet.records import EpochRecord
 from difficultynet.trainer import StopCheck, Trainer
 
 logger = logging.getLogger(__name__)

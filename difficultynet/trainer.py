@@ -14,7 +14,15 @@ from typing import Any
 
 import torch
 
-from difficultynet.config import TrainConfig
+from difficultynet.contracts.config import TrainConfig
+from difficultynet.contracts.records import (
+    CONFUSION_TOP_K,
+    HARDEST_K,
+    ClassColumns,
+    EpochRecord,
+    clean_float,
+    group_of,
+)
 from difficultynet.data.augment import augment, random_resized_crop
 from difficultynet.data.batches import ClassBalancedBatches, EpochBatches, MetaBatches, seeded_generator
 from difficultynet.data.splits import TensorSplits
@@ -26,14 +34,6 @@ from difficultynet.meta import DifficultyNetLearner, MetaStats, MetaStepPlan, co
 from difficultynet.metrics import EvalPass, evaluation_pass, explore_classes
 from difficultynet.models import FeatureClassifier, create_model
 from difficultynet.models.torchvision_resnets import BackboneState
-from difficultynet.records import (
-    CONFUSION_TOP_K,
-    HARDEST_K,
-    ClassColumns,
-    EpochRecord,
-    clean_float,
-    group_of,
-)
 from difficultynet.schedule import LR_DROP_FRACTION, deferred_start_epoch, make_scheduler
 
 logger = logging.getLogger(__name__)

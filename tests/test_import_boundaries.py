@@ -22,8 +22,6 @@ TORCH = ("torch", "torchvision")
 SERVICE_LIBS = ("fastapi", "starlette", "celery", "kombu", "redis", "dash")
 TORCH_FREE_ENGINE = (
     "contracts",
-    "config",
-    "records",
     "manifest",
     "export",
     "errors",

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from difficultynet.contracts.records import EpochRecord
 from difficultynet.export import validate_weights_export
-from difficultynet.records import EpochRecord
 
 pytestmark = pytest.mark.slow
 

@@ -17,8 +17,8 @@ from typing import cast
 
 import redis
 
+from difficultynet.contracts.records import EpochRecord
 from difficultynet.progress import PrepareProgress
-from difficultynet.records import EpochRecord
 from service_contracts import protocol
 from worker.lease import RunLease
 

@@ -23,13 +23,13 @@ import torch
 from celery import Task, shared_task
 from pydantic import ValidationError
 
-from difficultynet.config import TrainConfig
 from difficultynet.contracts.api import TERMINAL_STATUSES
+from difficultynet.contracts.config import TrainConfig
+from difficultynet.contracts.records import EpochRecord
 from difficultynet.device import describe_device, resolve_device
 from difficultynet.errors import DnetError, RunCancelled
 from difficultynet.export import build_weights_export
 from difficultynet.manifest import load_manifest
-from difficultynet.records import EpochRecord
 from difficultynet.train import fit
 from service_contracts import protocol
 from worker.attempts import count_deaths, give_up_reason

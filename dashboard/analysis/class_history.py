@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dashboard.analysis.columns import Metric
-from difficultynet.records import EpochRecord
+from difficultynet.contracts.records import EpochRecord
 
 PANEL_METRICS: tuple[Metric, ...] = ("difficulty", "weight", "val_acc", "test_acc")
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 import numpy as np
 
-from difficultynet.records import GROUPS, ClassColumns, EpochRecord, Group
+from difficultynet.contracts.records import GROUPS, ClassColumns, EpochRecord, Group
 
 Metric = Literal["difficulty", "weight", "val_acc", "test_acc"]
 METRICS: dict[Metric, str] = {

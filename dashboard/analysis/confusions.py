@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from dashboard.analysis.columns import frequency_order
-from difficultynet.records import EpochRecord
+from difficultynet.contracts.records import EpochRecord
 
 HEATMAP_CLASS_LIMIT = 100  # a C × C map is readable (and small) up to here; the pairs table serves any C
 TOP_PAIRS = 20

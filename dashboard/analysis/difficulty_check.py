@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from difficultynet.config import DNET_METHODS
+from difficultynet.contracts.config import DNET_METHODS
+from difficultynet.contracts.records import EpochRecord
 from difficultynet.diagnostics import spearman
-from difficultynet.records import EpochRecord
 
 
 @dataclass(frozen=True)

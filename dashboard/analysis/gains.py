@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dashboard.analysis.columns import GROUP_LABELS, frequency_order
-from difficultynet.records import GROUPS, EpochRecord, Group
+from difficultynet.contracts.records import GROUPS, EpochRecord, Group
 
 
 class IncomparableRuns(ValueError):

@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 
 from dashboard.analysis.columns import frequency_order, uses_class_lines
 from dashboard.figures.style import OKABE_ITO, base_layout, placeholder_figure
-from difficultynet.records import EpochRecord
+from difficultynet.contracts.records import EpochRecord
 
 
 def _style(i: int) -> tuple[str, str]:

@@ -27,7 +27,7 @@ from dashboard.figures.style import (
     rank_colorscale,
     value_format,
 )
-from difficultynet.records import GROUPS, ClassColumns, EpochRecord, Group
+from difficultynet.contracts.records import GROUPS, ClassColumns, EpochRecord, Group
 
 
 @dataclass(frozen=True)

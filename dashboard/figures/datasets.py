@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 from dashboard.analysis.columns import GROUP_LABELS
 from dashboard.figures.style import GROUP_COLORS, base_layout, log_axis
 from dashboard.models import Dataset
-from difficultynet.records import GROUPS
+from difficultynet.contracts.records import GROUPS
 
 
 def class_frequency_figure(dataset: Dataset) -> go.Figure:

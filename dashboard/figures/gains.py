@@ -10,7 +10,7 @@ from dash import Patch
 from dashboard.analysis.columns import GROUP_LABELS
 from dashboard.analysis.gains import Gains
 from dashboard.figures.style import GROUP_COLORS, INK, MEAN_LINE_DASH, base_layout
-from difficultynet.records import GROUPS, Group
+from difficultynet.contracts.records import GROUPS, Group
 
 
 def _gains_group(g: Gains, group: Group) -> tuple[list[str], list[float], list[list[Any]]]:

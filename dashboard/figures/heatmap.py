@@ -9,7 +9,7 @@ from dash import Patch
 
 from dashboard.analysis.columns import frequency_order
 from dashboard.figures.style import INK, base_layout, placeholder_figure
-from difficultynet.records import EpochRecord
+from difficultynet.contracts.records import EpochRecord
 
 HEATMAP_COLORSCALE = "RdBu_r"  # diverging around w = 1 (ColorBrewer RdBu is color-blind safe)
 

@@ -17,7 +17,7 @@ from dashboard.figures.style import (
     log_axis,
     placeholder_figure,
 )
-from difficultynet.records import GROUPS, EpochRecord, Group
+from difficultynet.contracts.records import GROUPS, EpochRecord, Group
 
 
 def _scatter_group_data(record: EpochRecord, group: Group) -> tuple[list[int], list[float], list[list[Any]]]:

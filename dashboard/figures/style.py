@@ -13,7 +13,7 @@ from plotly.colors import sample_colorscale
 
 from dashboard.analysis.columns import ACCURACY_METRICS, Metric
 from dashboard.analysis.trend import log_ticks
-from difficultynet.records import Group
+from difficultynet.contracts.records import Group
 
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000", "#F0E442")
 GROUP_COLORS: dict[Group, str] = {"many": "#0072B2", "medium": "#E69F00", "few": "#D55E00"}

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from dashboard.analysis.columns import Metric, default_picks, frequency_order, uses_class_lines
 from dashboard.run_view.state import MAX_PICKS, RunViewState, slider_marks
-from difficultynet.records import EpochRecord
+from difficultynet.contracts.records import EpochRecord
 
 FigureAction = Literal["keep", "build", "append", "waiting", "ended"]
 PickerAction = Literal["keep", "hide", "offer", "trim"]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from difficultynet.contracts.datasets import SPLITS, ClassSummary
+from difficultynet.contracts.records import GROUPS, group_of
 from difficultynet.data.meta_split import split_rows
 from difficultynet.manifest.parse import DEFAULT_MAX_ROWS, Row, decode, parse_rows
 from difficultynet.manifest.paths import check_files
@@ -17,7 +18,6 @@ from difficultynet.manifest.report import (
     ManifestReport,
     Problems,
 )
-from difficultynet.records import GROUPS, group_of
 
 
 @dataclass(frozen=True)

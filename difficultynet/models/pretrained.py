@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 from torchvision.models import WeightsEnum, get_weight
 
-from difficultynet.config import TrainConfig
+from difficultynet.contracts.config import TrainConfig
 from difficultynet.errors import DnetError
 
 # The ImageNet weights of each backbone, by torchvision's name (``torchvision.models.get_weight``).

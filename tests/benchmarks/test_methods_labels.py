@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from difficultynet.config import DNetConfig, TrainConfig, paper_recipe
+from difficultynet.contracts.config import DNetConfig, TrainConfig, paper_recipe
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 import methods

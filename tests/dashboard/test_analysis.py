@@ -10,7 +10,7 @@ import pytest
 from dashboard.analysis.columns import LINE_CLASS_LIMIT, default_picks, frequency_order, group_means
 from dashboard.analysis.gains import IncomparableRuns, gains
 from dashboard.analysis.trend import log_ticks, trend_line, value_range
-from difficultynet.records import EpochRecord
+from difficultynet.contracts.records import EpochRecord
 from difficultynet.synthetic import record_from_columns, synthetic_records
 
 

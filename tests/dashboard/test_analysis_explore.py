@@ -17,7 +17,7 @@ from dashboard.analysis.difficulty_check import difficulty_check
 from dashboard.components.sparkline import sparkline_points
 from dashboard.models import EpochSummary
 from dashboard.run_view.selection import class_from_click
-from difficultynet.records import ClassConfusion, EpochRecord
+from difficultynet.contracts.records import ClassConfusion, EpochRecord
 from difficultynet.synthetic import record_from_columns, synthetic_records
 
 

@@ -18,7 +18,7 @@ from dashboard.figures import gains as gains_fig
 from dashboard.figures.class_panel import class_history_figure
 from dashboard.figures.confusions import confusion_heatmap_figure
 from dashboard.figures.difficulty_check import difficulty_vs_count_figure, difficulty_vs_error_figure
-from difficultynet.records import EpochRecord
+from difficultynet.contracts.records import EpochRecord
 from difficultynet.synthetic import record_from_columns, synthetic_dataset, synthetic_records
 
 

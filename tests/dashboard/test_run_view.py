@@ -6,7 +6,7 @@ from dashboard.models import Run
 from dashboard.run_view import text
 from dashboard.run_view.poll import Fetch, plan_fetch, plan_tick
 from dashboard.run_view.state import RunViewState, clamp_epoch, is_run_id, slider_marks
-from difficultynet.config import TrainConfig
+from difficultynet.contracts.config import TrainConfig
 from difficultynet.synthetic import synthetic_records
 
 RUN = "a" * 32

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from difficultynet.checkpoint import check_compatible, load_checkpoint, save_checkpoint
-from difficultynet.config import DNetConfig, TrainConfig
+from difficultynet.contracts.config import DNetConfig, TrainConfig
 from difficultynet.errors import CheckpointMismatch, DnetError
 
 SHA = "a" * 64

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from difficultynet.cli import main
-from difficultynet.records import EpochRecord
+from difficultynet.contracts.records import EpochRecord
 
 
 def read_records(run_dir: Path) -> list[EpochRecord]:
@@ -189,7 +189,7 @@ def test_the_engine_cli_has_no_up_command(capsys: pytest.CaptureFixture[str]) ->
 
 def test_dnet_recipe_flag_selects_the_paper_recipe_and_flags_override_it() -> None:
     from difficultynet.cli import build_config, build_parser
-    from difficultynet.config import paper_recipe
+    from difficultynet.contracts.config import paper_recipe
 
     base = ["train", "--manifest", "m.csv", "--out", "o"]
     parser = build_parser()

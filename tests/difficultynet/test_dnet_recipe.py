@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from difficultynet.config import DNetConfig, TrainConfig, paper_recipe
+from difficultynet.contracts.config import DNetConfig, TrainConfig, paper_recipe
+from difficultynet.contracts.records import EpochRecord
 from difficultynet.manifest import Manifest, load_manifest
-from difficultynet.records import EpochRecord
 from difficultynet.train import fit
 
 EPOCHS = 6  # LR drop (×0.01) at epoch 5 (80 %), so the last two epochs run at the fine-tuning lr

@@ -9,10 +9,10 @@ import pytest
 import torch
 from torch import nn
 
+from difficultynet.contracts.records import CONFUSION_TOP_K, HARDEST_K, EpochRecord
 from difficultynet.data.splits import load_splits
 from difficultynet.manifest import load_manifest
 from difficultynet.metrics import evaluation_pass, explore_classes
-from difficultynet.records import CONFUSION_TOP_K, HARDEST_K, EpochRecord
 from difficultynet.trainer import Trainer
 from tests.difficultynet.test_train import tiny_config
 

@@ -11,10 +11,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from difficultynet.config import TrainConfig
+from difficultynet.contracts.config import TrainConfig
+from difficultynet.contracts.records import EpochRecord
 from difficultynet.errors import DnetError
 from difficultynet.export import WEIGHTS_SCHEMA_ID, build_weights_export, validate_weights_export
-from difficultynet.records import EpochRecord
 from difficultynet.synthetic import record_from_columns
 
 SHA = "0123456789abcdef" * 4

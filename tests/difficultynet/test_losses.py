@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from difficultynet.config import TrainConfig
+from difficultynet.contracts.config import TrainConfig
 from difficultynet.losses import (
     LossRule,
     balanced_softmax_loss,

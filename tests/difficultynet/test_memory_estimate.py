@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from difficultynet.config import MODELS, DNetConfig, TrainConfig
+from difficultynet.contracts.config import MODELS, DNetConfig, TrainConfig
 from difficultynet.memory_estimate import (
     GIB,
     WorkerCapacity,

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call
 
-from difficultynet.config import paper_recipe
+from difficultynet.contracts.config import paper_recipe
 from difficultynet.losses import cross_entropy, weighted_batch_loss
 from difficultynet.meta import (
     DifficultyNet,

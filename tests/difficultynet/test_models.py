@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from difficultynet.config import MODELS
+from difficultynet.contracts.config import MODELS
 from difficultynet.models import MODEL_BUILDERS, NormedLinear, create_model
 from difficultynet.models.resnet_cifar import BasicBlock, PadShortcut
 

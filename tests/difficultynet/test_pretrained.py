@@ -12,7 +12,7 @@ import torch
 import torchvision
 from torch import nn
 
-from difficultynet.config import DNetConfig, TrainConfig, finetune_preset
+from difficultynet.contracts.config import DNetConfig, TrainConfig, finetune_preset
 from difficultynet.errors import DnetError
 from difficultynet.manifest import Manifest, load_manifest
 from difficultynet.models import create_model

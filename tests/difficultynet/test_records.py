@@ -8,7 +8,13 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from difficultynet.records import CONFUSION_TOP_K, HARDEST_K, ClassConfusion, EpochRecord, HardExample
+from difficultynet.contracts.records import (
+    CONFUSION_TOP_K,
+    HARDEST_K,
+    ClassConfusion,
+    EpochRecord,
+    HardExample,
+)
 from difficultynet.synthetic import record_from_columns, synthetic_records
 
 COUNTS = [50, 20, 5]

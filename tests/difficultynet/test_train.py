@@ -11,12 +11,12 @@ import pytest
 import torch
 
 from difficultynet.checkpoint import load_checkpoint
-from difficultynet.config import METHODS, DNetConfig, TrainConfig
+from difficultynet.contracts.config import METHODS, DNetConfig, TrainConfig
+from difficultynet.contracts.records import EpochRecord
 from difficultynet.errors import CheckpointMismatch, RunCancelled
 from difficultynet.export import validate_weights_export
 from difficultynet.losses import class_balanced_weights
 from difficultynet.manifest import Manifest, load_manifest
-from difficultynet.records import EpochRecord
 from difficultynet.train import fit
 
 TIMING = {"elapsed_s", "epoch_time_s"}

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
+from difficultynet.contracts.records import EpochRecord
 from difficultynet.demo import write_demo_dataset
-from difficultynet.records import EpochRecord
 from stack import probes
 from stack.demo_runs import DEMO_RUN_COMMON, queue_demo_runs
 from stack.testing.live_stack import LiveStack

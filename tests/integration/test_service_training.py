@@ -13,8 +13,8 @@ import httpx
 import pytest
 from support.waiting import all_epochs, run_state, wait_for_epoch, wait_until_finished
 
+from difficultynet.contracts.records import EpochRecord
 from difficultynet.export import validate_weights_export
-from difficultynet.records import EpochRecord
 from stack.testing.live_stack import LiveStack
 from stack.testing.sse import SseEvent, iter_sse
 

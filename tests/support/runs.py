@@ -7,7 +7,7 @@ from typing import Any, cast
 
 import redis
 
-from difficultynet.config import TrainConfig
+from difficultynet.contracts.config import TrainConfig
 from service_contracts import protocol
 
 

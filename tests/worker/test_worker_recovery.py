@@ -11,7 +11,7 @@ import redis
 from kombu.asynchronous.timer import Timer
 from support.runs import add_run
 
-from difficultynet.config import TrainConfig
+from difficultynet.contracts.config import TrainConfig
 from service_contracts import protocol
 from worker.celery_app import create_celery
 from worker.recovery import orphaned_runs, recover_orphaned_runs, requeue

@@ -10,7 +10,7 @@ import pytest
 import redis
 from support import runs
 
-from difficultynet.records import EpochRecord
+from difficultynet.contracts.records import EpochRecord
 from difficultynet.synthetic import synthetic_record
 from service_contracts import protocol
 from worker.lease import RunLease

@@ -17,7 +17,7 @@ from support import runs
 from support.runs import add_run
 from test_worker_recovery import Sent
 
-from difficultynet.config import TrainConfig
+from difficultynet.contracts.config import TrainConfig
 from service_contracts import protocol
 from stack.testing.datasets import tiny_files, write_files
 from worker.attempts import count_deaths

@@ -13,7 +13,7 @@ import redis
 from support import runs
 from support.runs import add_run
 
-from difficultynet.config import TrainConfig
+from difficultynet.contracts.config import TrainConfig
 from difficultynet.export import validate_weights_export
 from service_contracts import protocol
 from stack.testing.datasets import tiny_files, write_files

@@ -18,7 +18,7 @@ from dashboard.components.alerts import alert
 from dashboard.figures.class_panel import class_history_figure, confusion_history_figure
 from dashboard.formatting import percent, short_id
 from dashboard.models import DatasetClass
-from difficultynet.records import EpochRecord
+from difficultynet.contracts.records import EpochRecord
 
 THUMBNAIL_PREFIX = "/thumbnails"
 CONFUSION_EPOCHS = 20  # the "predicted as, over epochs" chart covers this many latest epochs

@@ -23,7 +23,7 @@ from dashboard.figures.style import placeholder_figure
 from dashboard.formatting import percent
 from dashboard.pages.run.class_panel import class_link
 from dashboard.run_view.state import clamp_epoch
-from difficultynet.records import EpochRecord
+from difficultynet.contracts.records import EpochRecord
 
 logger = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from dashboard.models import Run
 from dashboard.run_view import text
 from dashboard.run_view.poll import FigureAction, TickPlan, plan_fetch, plan_tick
 from dashboard.run_view.state import RunViewState, is_run_id
-from difficultynet.records import EpochRecord
+from difficultynet.contracts.records import EpochRecord
 
 CURVES_TITLE = "Difficulty per class"
 HEATMAP_TITLE = "Loss weights per class and epoch"
