@@ -81,6 +81,18 @@ def upload_tiny(client: TestClient, tiny_dir: Path) -> Callable[[], dict[str, ob
 
 
 @pytest.fixture
+def db(api_settings: Settings) -> redis.Redis:
+    """A client of the API's own Redis, for tests that look at (or plant) what the services store."""
+    return redis.Redis.from_url(api_settings.redis_url, decode_responses=True)
+
+
+@pytest.fixture
+def dataset_id(upload_tiny: Callable[[], dict[str, object]]) -> str:
+    """The id of a freshly uploaded tiny dataset."""
+    return str(upload_tiny()["id"])
+
+
+@pytest.fixture
 def live_api(api_settings: Settings) -> Iterator[str]:
     """The app served by a real uvicorn in a thread (for streaming responses, which TestClient buffers)."""
     config = uvicorn.Config(

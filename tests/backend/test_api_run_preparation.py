@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -21,18 +20,6 @@ from difficultynet.progress import PrepareProgress
 from service_contracts import protocol
 from stack.testing.sse import SseEvent, iter_sse
 from worker.reporter import PrepareStatusWriter
-
-Upload = Callable[[], dict[str, Any]]
-
-
-@pytest.fixture
-def db(api_settings: Settings) -> redis.Redis:
-    return redis.Redis.from_url(api_settings.redis_url, decode_responses=True)
-
-
-@pytest.fixture
-def dataset_id(upload_tiny: Upload) -> str:
-    return str(upload_tiny()["id"])
 
 
 def create(client: TestClient, dataset: str, **fields: Any) -> httpx.Response:

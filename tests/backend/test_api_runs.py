@@ -31,18 +31,6 @@ from stack.testing.sse import SseEvent, iter_sse
 from worker.capacity import publish_capacity
 from worker.reporter import RedisReporter
 
-Upload = Callable[[], dict[str, Any]]
-
-
-@pytest.fixture
-def db(api_settings: Settings) -> redis.Redis:
-    return redis.Redis.from_url(api_settings.redis_url, decode_responses=True)
-
-
-@pytest.fixture
-def dataset_id(upload_tiny: Upload) -> str:
-    return str(upload_tiny()["id"])
-
 
 def create(client: TestClient, dataset: str, **fields: Any) -> httpx.Response:
     return client.post("/api/runs", json={"dataset_id": dataset, "epochs": 3, **fields})
