@@ -144,6 +144,14 @@ def git_describe() -> str:
 CODE_VERSION = git_describe()  # at process start: the code this benchmark runs, whatever HEAD is later
 
 
+def store_table(path: Path, text: str, *, write: bool) -> int:
+    """With ``write``, store the rendered table as the committed results file; returns the exit status."""
+    if write:
+        path.write_text(text)
+        print(f"wrote {path}")
+    return 0
+
+
 def command_line(argv: Sequence[str] | None = None) -> str:
     args = sys.argv[1:] if argv is None else list(argv)
     script = Path(sys.argv[0]).resolve()

@@ -27,6 +27,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 import torch  # noqa: E402
 
+from benchmarks._harness import store_table  # noqa: E402
 from difficultynet.contracts.config import TrainConfig  # noqa: E402
 from difficultynet.data.augment import augment, channel_stats, random_resized_crop  # noqa: E402
 from difficultynet.data.batches import seeded_generator  # noqa: E402
@@ -188,10 +189,7 @@ def main() -> int:
         *rows_rrc,
         "",
     ])  # fmt: skip
-    if args.write:
-        TABLE_PATH.write_text(text)
-        print(f"wrote {TABLE_PATH}")
-    return 0
+    return store_table(TABLE_PATH, text, write=args.write)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 import torch  # noqa: E402
 
-from benchmarks._harness import CODE_VERSION, command_line, machine, now_utc  # noqa: E402
+from benchmarks._harness import CODE_VERSION, command_line, machine, now_utc, store_table  # noqa: E402
 from difficultynet.contracts.config import TrainConfig  # noqa: E402
 from difficultynet.contracts.records import CONFUSION_TOP_K, HARDEST_K  # noqa: E402
 from difficultynet.data.augment import channel_stats  # noqa: E402
@@ -136,10 +136,7 @@ def main() -> int:
         *rows,
         "",
     ])  # fmt: skip
-    if args.write:
-        table_path.write_text(text)
-        print(f"wrote {table_path}")
-    return 0
+    return store_table(table_path, text, write=args.write)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 import torch  # noqa: E402
 
+from benchmarks._harness import store_table  # noqa: E402
 from difficultynet.contracts.config import DNetConfig, TrainConfig, paper_recipe  # noqa: E402
 from difficultynet.data.augment import channel_stats  # noqa: E402
 from difficultynet.data.batches import seeded_generator  # noqa: E402
@@ -165,10 +166,7 @@ def main() -> int:
         *rows,
         "",
     ])  # fmt: skip
-    if args.write:
-        table_path.write_text(text)
-        print(f"wrote {table_path}")
-    return 0
+    return store_table(table_path, text, write=args.write)
 
 
 if __name__ == "__main__":

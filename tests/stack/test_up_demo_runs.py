@@ -4,7 +4,6 @@ starts of the whole stack on one var dir, one after the other. ``--no-demo-runs`
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import threading
 import time
@@ -14,7 +13,13 @@ import httpx
 import pytest
 
 from stack.redis_server import free_port
-from tests.stack.test_up_integration import STARTUP_TIMEOUT_S, dnet_up_command, follow, stack_env
+from tests.stack.test_up_integration import (
+    STARTUP_TIMEOUT_S,
+    dnet_up_command,
+    follow,
+    stack_env,
+    stop_with_ctrl_c,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -45,12 +50,7 @@ def up_list_runs_and_stop(var_dir: Path, *flags: str) -> tuple[list[dict[str, ob
         runs = httpx.get(f"http://127.0.0.1:{api_port}/api/runs", timeout=10).json()["runs"]
         return runs, "\n".join(lines)
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_with_ctrl_c(process)
 
 
 def test_demo_runs_on_a_first_start_only(tmp_path: Path) -> None:

@@ -69,6 +69,16 @@ class RunningStack:
         return state
 
 
+def stop_with_ctrl_c(process: subprocess.Popen[str], timeout_s: float = 60) -> None:
+    """SIGINT, as a user's Ctrl-C; killed if it has not stopped within ``timeout_s``."""
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def follow(process: subprocess.Popen[str], lines: list[str]) -> None:
     assert process.stdout is not None
     for line in process.stdout:
@@ -117,12 +127,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
         yield running
     finally:
         if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_with_ctrl_c(process)
 
 
 def test_banner_names_every_service(stack: RunningStack) -> None:
