@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
+
+import httpx
 
 
 @dataclass
@@ -57,3 +60,19 @@ async def aiter_sse(lines: AsyncIterator[str]) -> AsyncIterator[SseEvent]:
         event = builder.feed(line.rstrip("\r\n"))
         if event is not None:
             yield event
+
+
+def follow_while(url: str, action: Callable[[list[SseEvent]], None], timeout: float = 20) -> list[SseEvent]:
+    """Read the event stream at ``url`` to its end while ``action`` runs in a thread.
+
+    ``action`` gets the list the events are appended to as they arrive, so it can wait for one before it
+    changes what the stream reports.
+    """
+    received: list[SseEvent] = []
+    thread = threading.Thread(target=action, args=(received,))
+    thread.start()
+    with httpx.stream("GET", url, timeout=timeout) as response:
+        for event in iter_sse(response.iter_lines()):
+            received.append(event)  # one at a time: ``action`` watches the list grow
+    thread.join()
+    return received

@@ -5,7 +5,6 @@ the worker's own preparation writer (``worker.reporter.PrepareStatusWriter``).""
 from __future__ import annotations
 
 import json
-import threading
 import time
 from typing import Any
 
@@ -18,7 +17,7 @@ from backend.services import runs as run_service
 from backend.settings import Settings
 from difficultynet.progress import PrepareProgress
 from service_contracts import protocol
-from stack.testing.sse import SseEvent, iter_sse
+from stack.testing.sse import SseEvent, follow_while
 from worker.reporter import PrepareStatusWriter
 
 
@@ -60,9 +59,8 @@ def test_sse_sends_a_status_event_per_preparation_step(
 ) -> None:
     run_id = create(client, dataset_id, epochs=1).json()["id"]
     db.hset(protocol.run_key(run_id), mapping={"status": "running", "phase": "preparing"})
-    received: list[SseEvent] = []
 
-    def writer() -> None:
+    def writer(received: list[SseEvent]) -> None:
         while not received:
             time.sleep(0.02)
         prepare = PrepareStatusWriter(db, run_id, min_interval_s=0)
@@ -71,12 +69,7 @@ def test_sse_sends_a_status_event_per_preparation_step(
             time.sleep(0.4)
         db.hset(protocol.run_key(run_id), "status", "cancelled")
 
-    thread = threading.Thread(target=writer)
-    thread.start()
-    with httpx.stream("GET", f"{live_api}/api/runs/{run_id}/events", timeout=20) as response:
-        for event in iter_sse(response.iter_lines()):
-            received.append(event)
-    thread.join()
+    received = follow_while(f"{live_api}/api/runs/{run_id}/events", writer)
     shown = [json.loads(e.data) for e in received if e.event == "status"]
     steps = [(s["phase"], (s["preparing"] or {}).get("done")) for s in shown]
     assert ("preparing", 5) in steps and ("training", 10) in steps, steps

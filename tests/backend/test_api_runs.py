@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,7 +26,7 @@ from difficultynet.export import build_weights_export, validate_weights_export
 from difficultynet.memory_estimate import GIB, WorkerCapacity
 from difficultynet.synthetic import synthetic_record as make_record
 from service_contracts import protocol
-from stack.testing.sse import SseEvent, iter_sse
+from stack.testing.sse import SseEvent, follow_while, iter_sse
 from worker.capacity import publish_capacity
 from worker.reporter import RedisReporter
 
@@ -321,9 +320,8 @@ def test_events_follow_a_live_run_and_resume_from_last_event_id(
     run_id = create(client, dataset_id, epochs=4).json()["id"]
     db.hset(protocol.run_key(run_id), "status", "running")
     publish(db, run_id, range(1, 2), total=4)
-    received: list[SseEvent] = []
 
-    def writer() -> None:
+    def writer(received: list[SseEvent]) -> None:
         while not any(e.id == "1" for e in received):
             time.sleep(0.02)
         publish(db, run_id, range(1, 4), total=4)  # replays epoch 1 (ignored), adds 2 and 3
@@ -331,12 +329,7 @@ def test_events_follow_a_live_run_and_resume_from_last_event_id(
         publish(db, run_id, range(1, 5), total=4)
         set_status(db, run_id, "succeeded")
 
-    thread = threading.Thread(target=writer)
-    thread.start()
-    with httpx.stream("GET", f"{live_api}/api/runs/{run_id}/events", timeout=20) as response:
-        for event in iter_sse(response.iter_lines()):
-            received.append(event)
-    thread.join()
+    received = follow_while(f"{live_api}/api/runs/{run_id}/events", writer)
     assert [(e.event, e.id) for e in received] == [
         ("status", None), ("epoch", "1"), ("epoch", "2"), ("epoch", "3"), ("epoch", "4"), ("status", None)
     ]  # fmt: skip
