@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -27,7 +25,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 import torch  # noqa: E402
 
-from benchmarks._harness import store_table  # noqa: E402
+from benchmarks._harness import CODE_VERSION, command_line, store_table  # noqa: E402
 from difficultynet.contracts.config import TrainConfig  # noqa: E402
 from difficultynet.data.augment import augment, channel_stats, random_resized_crop  # noqa: E402
 from difficultynet.data.batches import seeded_generator  # noqa: E402
@@ -138,12 +136,6 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--write", action="store_true", help=f"write {TABLE_PATH.relative_to(REPO_ROOT)}")
     args = parser.parse_args()
-    code_version = (
-        subprocess.run(
-            ["git", "describe", "--dirty", "--always"], cwd=REPO_ROOT, capture_output=True, text=True
-        ).stdout.strip()
-        or "unknown"
-    )
     torch.set_num_threads(args.threads)
     load_before = os.getloadavg()
     rows_32 = [
@@ -162,11 +154,11 @@ def main() -> int:
     text = "\n".join([
         f"# Augmentation cost per training step on CPU (batch {args.batch_size}, CE)",
         "",
-        f"Command: `.venv/bin/python {shlex.join(['benchmarks/augment_cost.py', *sys.argv[1:]])}`  ",
+        f"Command: `{command_line()}`  ",
         f"Machine: {cpu}, {os.cpu_count()} cores, torch {torch.__version__}, {args.threads} torch thread(s); "
         f"load average {load_before[0]:.2f} before / {load_after[0]:.2f} after (shared machine: absolute "
         "times are noisy; the variants of each table are timed round-robin, so the ratios are robust).  ",
-        f"Code: `{code_version}` (`git describe --dirty --always`).  ",
+        f"Code: `{CODE_VERSION}` (`git describe --dirty --always`).  ",
         f"Date: {datetime.now(UTC).date().isoformat()}.",
         "",
         "## 32 px: unchanged",

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import statistics
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -25,7 +23,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 import torch  # noqa: E402
 
-from benchmarks._harness import store_table  # noqa: E402
+from benchmarks._harness import CODE_VERSION, command_line, store_table  # noqa: E402
 from difficultynet.contracts.config import DNetConfig, TrainConfig, paper_recipe  # noqa: E402
 from difficultynet.data.augment import channel_stats  # noqa: E402
 from difficultynet.data.batches import seeded_generator  # noqa: E402
@@ -131,12 +129,6 @@ def main() -> int:
         table_path = REPO_ROOT / "var" / "bench" / "step-cost-quick.md"
         table_path.parent.mkdir(parents=True, exist_ok=True)
     names = ["ce", *[v for v in args.variants if v != "ce"]]
-    code_version = (
-        subprocess.run(
-            ["git", "describe", "--dirty", "--always"], cwd=REPO_ROOT, capture_output=True, text=True
-        ).stdout.strip()
-        or "unknown"
-    )
     torch.set_num_threads(args.threads)
     load_before = os.getloadavg()
     rows = []
@@ -153,11 +145,11 @@ def main() -> int:
     text = "\n".join([
         "# Training-step cost on CPU (ResNet, batch 128; DNet meta batch 100 or the whole 250-image set)",
         "",
-        f"Command: `.venv/bin/python {shlex.join(['benchmarks/step_cost.py', *sys.argv[1:]])}`  ",
+        f"Command: `{command_line()}`  ",
         f"Machine: {cpu}, {os.cpu_count()} cores, torch {torch.__version__}, {args.threads} torch thread(s); "
         f"load average {load_before[0]:.2f} before / {load_after[0]:.2f} after (the machine is shared, so "
         "absolute times are noisy; variants are timed round-robin, so the ratios are the robust figure).  ",
-        f"Code: `{code_version}` (`git describe --dirty --always`, taken before measuring).  ",
+        f"Code: `{CODE_VERSION}` (`git describe --dirty --always`, taken before measuring).  ",
         f"Date: {datetime.now(UTC).date().isoformat()}. Mean of {args.steps} steps after {args.warmup} "
         "warm-up steps. `prep` = gather from the uint8 cache + on-device crop/flip + normalise, per batch.",
         "",
