@@ -97,7 +97,9 @@ def plan_tick(
         )
     )
     if not records:
-        if terminal:  # e.g. cancelled while queued: say so instead of waiting forever
+        # ended with nothing drawn (e.g. cancelled while queued): say so instead of waiting forever. A run
+        # whose last epoch arrived on an earlier tick than its terminal status keeps what is drawn.
+        if terminal and drawn == 0:
             plan.curves = plan.heatmap = "ended"
         elif state.run_id != run_id:
             plan.curves = plan.heatmap = "waiting"

@@ -88,6 +88,15 @@ def test_a_run_that_ended_before_its_first_epoch_says_so() -> None:
     assert waiting.curves == waiting.heatmap == "waiting"
 
 
+def test_a_run_that_ends_after_its_last_epoch_was_drawn_keeps_its_figures() -> None:
+    # the last epoch came on one tick, the terminal status on the next (no new records): nothing is redrawn
+    plan = plan_tick(
+        drawn_state(5, 2), RUN, "difficulty", Fetch(2, False, []), [], terminal=True, slider_value=2
+    )
+    assert (plan.curves, plan.heatmap, plan.health_record) == ("keep", "keep", None)
+    assert plan.next_state == drawn_state(5, 2)
+
+
 def test_another_run_in_the_same_store_starts_from_scratch() -> None:
     state = drawn_state(5, 4)
     fetch = plan_fetch(state, "b" * 32, "difficulty", None)
