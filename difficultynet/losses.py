@@ -35,10 +35,10 @@ def focal_loss(logits: torch.Tensor, targets: torch.Tensor, gamma: float) -> tor
 
 
 def balanced_softmax_loss(
-    logits: torch.Tensor, targets: torch.Tensor, log_counts: torch.Tensor
+    logits: torch.Tensor, targets: torch.Tensor, log_prior: torch.Tensor
 ) -> torch.Tensor:
-    """Balanced Softmax: ℓ = CE(z + log n, y); test time uses plain z."""
-    return F.cross_entropy(_full_precision(logits) + log_counts, targets, reduction="none")
+    """Balanced Softmax: ℓ = CE(z + τ·log n, y) (``log_prior`` = τ·log n, τ = 1 in the paper); test time uses z."""
+    return F.cross_entropy(_full_precision(logits) + log_prior, targets, reduction="none")
 
 
 def ldam_margins(counts: torch.Tensor, max_margin: float) -> torch.Tensor:
@@ -127,8 +127,8 @@ class LossRule:
             gamma = self.config.focal_gamma
             return lambda z, y: focal_loss(z, y, gamma)
         if method in ("bsce", "dnet-bsce"):
-            log_counts = self.counts.float().log()
-            return lambda z, y: balanced_softmax_loss(z, y, log_counts)
+            log_prior = self.config.bsce_tau * self.counts.float().log()
+            return lambda z, y: balanced_softmax_loss(z, y, log_prior)
         if method == "ldam-drw":
             margins = ldam_margins(self.counts, self.config.ldam_max_margin)
             scale = self.config.ldam_s

@@ -168,6 +168,13 @@ class TrainConfig(_Strict):
     ldam_max_margin: float = Field(0.5, gt=0, le=10.0)
     ldam_s: float = Field(30.0, gt=0, le=1000.0)
     drw_start_frac: float = Field(0.8, ge=0, le=1.0, description="DRW starts at this fraction of epochs")
+    bsce_tau: float = Field(
+        1.0,
+        ge=0,
+        le=2.0,
+        description="strength of Balanced Softmax's log-prior (logit adjustment τ): 1 is Balanced Softmax; "
+        "below 1 leaves part of the frequency to the class weights (dnet-bsce)",
+    )
     # data
     meta_per_class: int | None = Field(
         None, ge=1, le=10000, description="images/class carved from train when the manifest has no val rows"

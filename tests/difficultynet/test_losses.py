@@ -131,6 +131,11 @@ def test_rule_losses_per_method() -> None:
         loss = _rule(method).per_sample_loss()(logits, y)
         assert loss.shape == (2,)  # per sample, so DNet weights apply per sample (not spec F4's broadcast)
         torch.testing.assert_close(loss, balanced_softmax_loss(logits, y, log_n))
+    # τ scales the log-prior: 0 is plain CE, ½ is half of Balanced Softmax's logit shift
+    torch.testing.assert_close(_rule("bsce", bsce_tau=0.0).per_sample_loss()(logits, y), cross_entropy(logits, y))
+    half = _rule("dnet-bsce", bsce_tau=0.5).per_sample_loss()(logits, y)
+    torch.testing.assert_close(half, cross_entropy(logits + 0.5 * log_n, y))
+    assert not torch.allclose(half, balanced_softmax_loss(logits, y, log_n))
     ldam = _rule("ldam-drw")
     assert ldam.uses_cosine_head and not _rule("ce").uses_cosine_head
     margins = ldam_margins(torch.tensor([100, 10, 1]), 0.5)
