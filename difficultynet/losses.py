@@ -37,7 +37,7 @@ def focal_loss(logits: torch.Tensor, targets: torch.Tensor, gamma: float) -> tor
 def balanced_softmax_loss(
     logits: torch.Tensor, targets: torch.Tensor, log_prior: torch.Tensor
 ) -> torch.Tensor:
-    """Balanced Softmax: ℓ = CE(z + τ·log n, y) (``log_prior`` = τ·log n, τ = 1 in the paper); test time uses z."""
+    """Balanced Softmax: ℓ = CE(z + τ·log n, y), ``log_prior`` = τ·log n (τ = 1 in the paper); tests use z."""
     return F.cross_entropy(_full_precision(logits) + log_prior, targets, reduction="none")
 
 
