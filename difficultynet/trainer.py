@@ -38,7 +38,20 @@ from difficultynet.schedule import LR_DROP_FRACTION, deferred_start_epoch, make_
 
 logger = logging.getLogger(__name__)
 
-EVAL_BATCH_SIZE = 1000
+EVAL_BATCH_SIZE = 1000  # images per evaluation forward at 32 px; fewer at larger sizes (eval_batch_size)
+
+
+def eval_batch_size(image_size: int, train_batch_size: int) -> int:
+    """Images per evaluation forward: the pixels of 1000 32-px images, but never fewer than a training batch.
+
+    A fixed 1000 at 112 px held 12× the activations of a 32-px pass and lifted the worker's peak RSS above
+    training's own (benchmarks/results/real-photos.md). A training batch already fits with its gradients, so
+    an evaluation batch of that size, without them, never raises the peak.
+    """
+    same_pixels = EVAL_BATCH_SIZE * 32 * 32 // (image_size * image_size)
+    return max(1, min(EVAL_BATCH_SIZE, max(same_pixels, train_batch_size)))
+
+
 StopCheck = Callable[[], bool]
 
 
@@ -108,6 +121,7 @@ class Trainer:
                 DifficultyNetLearner(self.num_classes, config.dnet, device) if config.is_dnet else None
             )
         self.channels_last = device.type == "cuda"
+        self.eval_batch_size = eval_batch_size(splits.image_size, config.batch_size)
         if self.channels_last:  # NHWC convolutions and autotuned kernels: the fast path on GPUs
             self.model = self.model.to(memory_format=torch.channels_last)
             torch.backends.cudnn.benchmark = True
@@ -278,7 +292,7 @@ class Trainer:
                 labels,
                 self.num_classes,
                 self._prepare,
-                EVAL_BATCH_SIZE,
+                self.eval_batch_size,
                 per_image=per_image,
             )
 

@@ -239,3 +239,12 @@ def test_learning_rate_schedule() -> None:
     assert lr_factor(0, 10, cosine) == 1.0
     assert lr_factor(50, 10, cosine) == pytest.approx(0.5)
     assert lr_factor(99, 10, cosine) == pytest.approx(0.5 * (1 + math.cos(math.pi * 99 / 100)))
+
+
+def test_evaluation_batches_hold_no_more_pixels_than_a_32px_pass_or_a_training_batch() -> None:
+    from difficultynet.trainer import EVAL_BATCH_SIZE, eval_batch_size
+
+    assert eval_batch_size(32, 128) == EVAL_BATCH_SIZE  # CIFAR size: unchanged
+    assert eval_batch_size(64, 128) == 250  # the same pixels as 1000 images of 32 px
+    assert eval_batch_size(112, 128) == 128  # 81 by pixels, but a training batch fits with its gradients
+    assert eval_batch_size(224, 32) == 32 and eval_batch_size(224, 4096) == EVAL_BATCH_SIZE
