@@ -1,6 +1,10 @@
 """The class panel: one class of a run — its counts and group, d/w/accuracies over epochs against the
 median class and the baseline run, its top confusions over epochs, and its hardest examples at the
-slider's epoch as thumbnails (served through this dashboard's server, see :func:`thumbnail_url`)."""
+slider's epoch as thumbnails (served through this dashboard's server, see :func:`thumbnail_url`).
+
+Two reads: the run's epoch records (light: the curves' columns) and the class's exploration over every
+epoch (``GET /api/runs/{id}/classes/{index}/exploration``), so opening a panel never reads the other
+classes' confusions and hardest examples."""
 
 from __future__ import annotations
 
@@ -17,11 +21,11 @@ from dashboard.api_client import ApiClient, ApiError
 from dashboard.components.alerts import alert
 from dashboard.figures.class_panel import class_history_figure, confusion_history_figure
 from dashboard.formatting import percent, short_id
-from dashboard.models import DatasetClass
+from dashboard.models import ClassEpochExploration, DatasetClass
 from difficultynet.contracts.records import EpochRecord
 
 THUMBNAIL_PREFIX = "/thumbnails"
-CONFUSION_EPOCHS = 20  # the "predicted as, over epochs" chart covers this many latest epochs
+NO_EXPLORATION = "This run's records hold no {what} (they were written before {what} were kept)."
 
 
 def thumbnail_url(run_id: str, row: int) -> str:
@@ -66,19 +70,18 @@ def _facts(name: str, counts: DatasetClass | None, record: EpochRecord, pos: int
     )
 
 
-def _confusions_at(record: EpochRecord, pos: int, names: Sequence[str]) -> Component:
-    if record.confusions is None:
-        return html.P("This run's records hold no confusions.", className="muted")
-    entries = record.confusions[pos]
-    if not entries:
+def _confusions_at(entry: ClassEpochExploration | None, epoch: int, names: Sequence[str]) -> Component:
+    if entry is None:
+        return html.P(NO_EXPLORATION.format(what="confusions"), className="muted")
+    if not entry.confusions:
         return html.P(
-            f"At epoch {record.epoch}, none of its images was predicted as another class.", className="muted"
+            f"At epoch {epoch}, none of its images was predicted as another class.", className="muted"
         )
     rows = [
         html.Tr(
             [html.Td(class_link(e.predicted, names[e.predicted], f"panel-{i}")), html.Td(percent(e.rate))]
         )
-        for i, e in enumerate(entries)
+        for i, e in enumerate(entry.confusions)
     ]
     header = html.Thead(
         html.Tr([html.Th("Predicted as", scope="col"), html.Th("Share of its images", scope="col")])
@@ -86,16 +89,17 @@ def _confusions_at(record: EpochRecord, pos: int, names: Sequence[str]) -> Compo
     return html.Table([header, html.Tbody(rows)], className="data-table compact-table")
 
 
-def _hardest_at(run_id: str, record: EpochRecord, pos: int, names: Sequence[str]) -> Component:
-    if record.hardest is None:
-        return html.P("This run's records hold no hardest examples.", className="muted")
-    examples = record.hardest[pos]
-    if not examples:
+def _hardest_at(
+    run_id: str, entry: ClassEpochExploration | None, class_index: int, names: Sequence[str]
+) -> Component:
+    if entry is None:
+        return html.P(NO_EXPLORATION.format(what="hardest examples"), className="muted")
+    if not entry.hardest:
         return html.P("No evaluation image of this class was recorded.", className="muted")
-    true_name = names[record.classes.index[pos]]
+    true_name = names[class_index]
     tiles = []
-    for e in examples:
-        correct = e.predicted == record.classes.index[pos]
+    for e in entry.hardest:
+        correct = e.predicted == class_index
         verdict = "correct" if correct else f"as {names[e.predicted]}"
         tiles.append(
             html.Figure(
@@ -128,24 +132,23 @@ def class_panel(
         return empty_panel()
     try:
         run = api.get_run(run_id)
-        records = api.epochs(run_id, reading="core")
+        records = api.epochs(run_id)
         history = class_history(records, class_index)
         pos = position_of(records, class_index)
         if history is None or pos is None:
             return alert(f"Class {class_index} is not in this run's records (yet).", "info")
-        shown = epoch if epoch and any(r.epoch == epoch for r in records) else records[-1].epoch
-        at = api.epoch(run_id, shown) or records[-1]  # this one epoch with its exploration columns checked
-        # confusions over the latest epochs only: reading every class's top-k of every epoch is what costs
-        recent = api.epochs(run_id, after=max(0, records[-1].epoch - CONFUSION_EPOCHS), reading="unchecked")
+        explored = api.class_exploration(run_id, class_index).epochs
     except ApiError as exc:
         return alert(exc.message)
+    at = next((r for r in records if r.epoch == epoch), records[-1])  # the slider's epoch, else the latest
+    entry = next((e for e in explored if e.epoch == at.epoch), None)
     names = [name for _, name in sorted(zip(at.classes.index, at.classes.name, strict=True))]
     counts = _dataset_class(api, run.dataset_id, class_index)
     baseline, baseline_label = None, "baseline"
     if baseline_id and baseline_id != run_id:
         try:
             baseline_run = api.get_run(baseline_id)
-            baseline = class_history_by_name(api.epochs(baseline_id, reading="core"), history.name)
+            baseline = class_history_by_name(api.epochs(baseline_id), history.name)
             baseline_label = f"{baseline_run.config.method} run {short_id(baseline_id)}"
         except ApiError:
             baseline = None  # the panel still shows this run; the baseline may have been deleted
@@ -171,13 +174,16 @@ def class_panel(
             html.Div(
                 [
                     html.Div(
-                        [html.H3(f"Top confusions at epoch {at.epoch}"), _confusions_at(at, pos, names)],
+                        [
+                            html.H3(f"Top confusions at epoch {at.epoch}"),
+                            _confusions_at(entry, at.epoch, names),
+                        ],
                         className="panel-column",
                     ),
                     html.Div(
                         dcc.Graph(
                             figure=confusion_history_figure(
-                                confusion_history(recent, class_index), history.name
+                                confusion_history(explored, at.classes), history.name
                             ),
                             config={"displaylogo": False, "responsive": True},
                             className="graph",
@@ -193,7 +199,7 @@ def class_panel(
                 f"The images of {history.name} with the lowest probability on their own class, lowest first.",
                 className="muted",
             ),
-            _hardest_at(run_id, at, pos, names),
+            _hardest_at(run_id, entry, class_index, names),
         ],
         className="class-panel",
     )
