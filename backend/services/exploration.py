@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from backend.errors import ApiError
 from backend.services.runs import RunService
 from difficultynet.contracts.api import ClassEpochExploration, EpochConfusions
+from difficultynet.contracts.exploration import CLASS_METRICS, class_entries
 
 
 async def epoch_confusions(runs: RunService, run_id: str, epoch: int) -> str:
@@ -79,15 +80,11 @@ def _class_from_records(records: dict[int, str], epochs: list[int], class_index:
         if epoch not in records:
             continue
         doc: dict[str, Any] = json.loads(records[epoch])
-        confusions, hardest = doc.get("confusions"), doc.get("hardest")
-        indices: list[int] = doc["classes"]["index"]
-        if (confusions is None and hardest is None) or class_index not in indices:
+        confusions, hardest, classes = doc.get("confusions"), doc.get("hardest"), doc["classes"]
+        if confusions is None and hardest is None:
             continue
-        pos = indices.index(class_index)
-        entry = ClassEpochExploration(
-            epoch=epoch,
-            confusions=confusions[pos] if confusions is not None else [],
-            hardest=hardest[pos] if hardest is not None else [],
-        )
-        found[epoch] = entry.model_dump_json()
+        columns = {metric: classes[metric] for metric in CLASS_METRICS}
+        entries = class_entries(epoch, classes["index"], columns, confusions, hardest, only=class_index)
+        if class_index in entries:  # validated here: it was never checked on its own
+            found[epoch] = ClassEpochExploration.model_validate(entries[class_index]).model_dump_json()
     return found

@@ -218,11 +218,23 @@ class SessionCreate(BaseModel):
     token: SecretStr = Field(max_length=4096)
 
 
+class ClassMetrics(BaseModel):
+    """The per-class values the class panel follows over the epochs (the epoch record's columns)."""
+
+    difficulty: float
+    weight: float
+    val_acc: float
+    test_acc: float
+
+
 class ClassEpochExploration(BaseModel):
-    """One class at one epoch: its top confusions and its hardest evaluation images (the entries of the
-    epoch record's ``confusions`` and ``hardest`` columns for that class)."""
+    """One class at one epoch, all the class panel shows of it: its values and the run's median class's,
+    its top confusions and its hardest evaluation images (the record's ``confusions`` and ``hardest``
+    entries for that class)."""
 
     epoch: int = Field(ge=1)
+    values: ClassMetrics = Field(description="the class's own values at this epoch")
+    median: ClassMetrics = Field(description="the median over all classes of each value at this epoch")
     confusions: list[ClassConfusion] = Field(
         description="[predicted class, fraction of the class's images], by decreasing rate (top 5)"
     )

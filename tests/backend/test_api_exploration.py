@@ -6,6 +6,7 @@ recorded before the exploration left the stream are planted the way their worker
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Callable
 from typing import Any
 
@@ -63,6 +64,8 @@ def assert_class_answer(body: dict[str, Any], records: list[EpochRecord], class_
     for entry, record in zip(answer.epochs, records, strict=True):
         assert entry.confusions == (record.confusions or [])[class_index]
         assert entry.hardest == (record.hardest or [])[class_index]
+        assert entry.values.weight == record.classes.weight[class_index]
+        assert entry.median.val_acc == statistics.median(record.classes.val_acc)
 
 
 @pytest.fixture

@@ -36,6 +36,7 @@ from difficultynet.contracts.api import (
     RunRead,
 )
 from difficultynet.contracts.config import TrainConfig
+from difficultynet.contracts.exploration import CLASS_METRICS, class_entries
 from difficultynet.contracts.records import EpochRecord
 from difficultynet.export import build_weights_export
 from difficultynet.synthetic import synthetic_dataset
@@ -225,12 +226,16 @@ class FakeBackend:
         class_index, after = int(index), int(request.url.params.get("after", 0))
         if not records or class_index not in records[-1].classes.index:
             return _error(404, f"run {run_id!r} has no class {class_index}")
-        pos = records[-1].classes.index.index(class_index)
         epochs = [
-            ClassEpochExploration(
-                epoch=r.epoch,
-                confusions=r.confusions[pos] if r.confusions is not None else [],
-                hardest=r.hardest[pos] if r.hardest is not None else [],
+            ClassEpochExploration.model_validate(
+                class_entries(
+                    r.epoch,
+                    r.classes.index,
+                    {metric: getattr(r.classes, metric) for metric in CLASS_METRICS},
+                    r.confusions,
+                    r.hardest,
+                    only=class_index,
+                )[class_index]
             )
             for r in records
             if r.epoch > after and (r.confusions is not None or r.hardest is not None)

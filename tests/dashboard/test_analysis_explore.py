@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from dashboard import ids
-from dashboard.analysis.class_history import class_history, class_history_by_name
+from dashboard.analysis.class_history import class_history, class_history_by_name, class_history_of
 from dashboard.analysis.confusions import (
     HEATMAP_CLASS_LIMIT,
     confusion_history,
@@ -17,6 +17,7 @@ from dashboard.analysis.difficulty_check import difficulty_check
 from dashboard.components.sparkline import sparkline_points
 from dashboard.run_view.selection import class_from_click
 from difficultynet.contracts.api import ClassEpochExploration
+from difficultynet.contracts.exploration import class_exploration_json
 from difficultynet.contracts.records import ClassConfusion, EpochRecord
 from difficultynet.synthetic import record_from_columns, synthetic_records
 
@@ -63,14 +64,21 @@ def test_a_class_confusion_history_ranks_targets_by_their_summed_rate() -> None:
         record_with_confusions(2, [[(1, 0.1)], [(0, 0.2)], [(0, 0.25)], [(0, 0.2)]]),
     ]
     # class 2's exploration over the epochs, as GET /api/runs/{id}/classes/2/exploration serves it
-    explored = [
-        ClassEpochExploration(epoch=r.epoch, confusions=(r.confusions or [])[2], hardest=[]) for r in records
-    ]
+    explored = [ClassEpochExploration.model_validate_json(class_exploration_json(r)[2]) for r in records]
     history = confusion_history(explored, records[-1].classes)
     assert history is not None and history.epochs == [1, 2]
     assert history.targets == [(0, "c0"), (1, "c1")]  # 0.35 in all vs 0.3
     assert history.rates == [[0.1, 0.25], [0.3, 0.0]]  # 0 where the class was not in the top-k
     assert confusion_history([], records[-1].classes) is None
+
+
+def test_a_class_history_from_its_exploration_entries_is_the_one_from_every_record() -> None:
+    records = synthetic_records(7, 4)
+    entries = [
+        ClassEpochExploration.model_validate_json(class_exploration_json(r)[5]) for r in records
+    ]  # what the worker stores and GET /api/runs/{id}/classes/5/exploration serves
+    assert class_history_of("class_0005", entries) == class_history(records, 5)
+    assert class_history_of("class_0005", []) is None
 
 
 def test_class_history_against_the_median_class_and_by_name_in_another_run() -> None:

@@ -2,9 +2,11 @@
 median class and the baseline run, its top confusions over epochs, and its hardest examples at the
 slider's epoch as thumbnails (served through this dashboard's server, see :func:`thumbnail_url`).
 
-Two reads: the run's epoch records (light: the curves' columns) and the class's exploration over every
-epoch (``GET /api/runs/{id}/classes/{index}/exploration``), so opening a panel never reads the other
-classes' confusions and hardest examples."""
+Two small reads, whatever the number of classes and epochs: the record of the chosen epoch (names, counts,
+the facts) and the class's exploration over every epoch (``GET /api/runs/{id}/classes/{index}/exploration``:
+its values and the median class's, its confusions and hardest examples), so opening a panel reads nothing
+of the other classes' histories. Runs recorded before the entries carried values fall back to reading
+every record."""
 
 from __future__ import annotations
 
@@ -14,14 +16,19 @@ from dash import dcc, html
 from dash.development.base_component import Component
 
 from dashboard import ids
-from dashboard.analysis.class_history import class_history, class_history_by_name, position_of
+from dashboard.analysis.class_history import (
+    ClassHistory,
+    class_history,
+    class_history_by_name,
+    class_history_of,
+)
 from dashboard.analysis.columns import GROUP_LABELS
 from dashboard.analysis.confusions import confusion_history
 from dashboard.api_client import ApiClient, ApiError
 from dashboard.components.alerts import alert
 from dashboard.figures.class_panel import class_history_figure, confusion_history_figure
 from dashboard.formatting import percent, short_id
-from dashboard.models import ClassEpochExploration, DatasetClass
+from dashboard.models import ClassEpochExploration, DatasetClass, Run
 from difficultynet.contracts.records import EpochRecord
 
 THUMBNAIL_PREFIX = "/thumbnails"
@@ -132,15 +139,19 @@ def class_panel(
         return empty_panel()
     try:
         run = api.get_run(run_id)
-        records = api.epochs(run_id)
-        history = class_history(records, class_index)
-        pos = position_of(records, class_index)
-        if history is None or pos is None:
+        shown = epoch if epoch and 1 <= epoch <= run.epoch else run.epoch  # the slider's, else the latest
+        at = api.epoch(run_id, shown) if shown else None
+        if at is None or class_index not in at.classes.index:
             return alert(f"Class {class_index} is not in this run's records (yet).", "info")
+        pos = at.classes.index.index(class_index)
         explored = api.class_exploration(run_id, class_index).epochs
+        history = class_history_of(at.classes.name[pos], explored) or class_history(
+            api.epochs(run_id), class_index
+        )
     except ApiError as exc:
         return alert(exc.message)
-    at = next((r for r in records if r.epoch == epoch), records[-1])  # the slider's epoch, else the latest
+    if history is None:
+        return alert(f"Class {class_index} is not in this run's records (yet).", "info")
     entry = next((e for e in explored if e.epoch == at.epoch), None)
     names = [name for _, name in sorted(zip(at.classes.index, at.classes.name, strict=True))]
     counts = _dataset_class(api, run.dataset_id, class_index)
@@ -148,7 +159,7 @@ def class_panel(
     if baseline_id and baseline_id != run_id:
         try:
             baseline_run = api.get_run(baseline_id)
-            baseline = class_history_by_name(api.epochs(baseline_id), history.name)
+            baseline = _same_class_in(api, baseline_run, history.name)
             baseline_label = f"{baseline_run.config.method} run {short_id(baseline_id)}"
         except ApiError:
             baseline = None  # the panel still shows this run; the baseline may have been deleted
@@ -203,6 +214,16 @@ def class_panel(
         ],
         className="class-panel",
     )
+
+
+def _same_class_in(api: ApiClient, run: Run, name: str) -> ClassHistory | None:
+    """The class called ``name`` in another run (a baseline), matched by name as the gains are."""
+    latest = api.latest_epoch(run)
+    if latest is None or name not in latest.classes.name:
+        return None
+    index = latest.classes.index[latest.classes.name.index(name)]
+    entries = api.class_exploration(run.id, index).epochs
+    return class_history_of(name, entries) or class_history_by_name(api.epochs(run.id), name)
 
 
 def _dataset_class(api: ApiClient, dataset_id: str, class_index: int) -> DatasetClass | None:
