@@ -17,7 +17,7 @@ import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from difficultynet.contracts.records import EpochRecord
+from difficultynet.contracts.records import EpochRecord, clean_float
 
 EXPLORATION_COLUMNS = frozenset({"confusions", "hardest"})
 CLASS_METRICS = ("difficulty", "weight", "val_acc", "test_acc")  # the fields of ``ClassMetrics``
@@ -53,7 +53,7 @@ def class_entries(
 ) -> dict[int, dict[str, Any]]:
     """Class index → its ``ClassEpochExploration`` fields at ``epoch``, from a record's columns (``columns``:
     the :data:`CLASS_METRICS` lists); ``only``: that class alone (none when it is not there)."""
-    median = {metric: statistics.median(columns[metric]) for metric in CLASS_METRICS}
+    median = {metric: clean_float(statistics.median(columns[metric])) for metric in CLASS_METRICS}
     positions = range(len(index)) if only is None else [index.index(only)] if only in index else []
     return {
         index[pos]: {

@@ -65,7 +65,7 @@ def assert_class_answer(body: dict[str, Any], records: list[EpochRecord], class_
         assert entry.confusions == (record.confusions or [])[class_index]
         assert entry.hardest == (record.hardest or [])[class_index]
         assert entry.values.weight == record.classes.weight[class_index]
-        assert entry.median.val_acc == statistics.median(record.classes.val_acc)
+        assert entry.median.val_acc == pytest.approx(statistics.median(record.classes.val_acc))
 
 
 @pytest.fixture

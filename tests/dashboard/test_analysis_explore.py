@@ -77,7 +77,15 @@ def test_a_class_history_from_its_exploration_entries_is_the_one_from_every_reco
     entries = [
         ClassEpochExploration.model_validate_json(class_exploration_json(r)[5]) for r in records
     ]  # what the worker stores and GET /api/runs/{id}/classes/5/exploration serves
-    assert class_history_of("class_0005", entries) == class_history(records, 5)
+    from_entries, from_records = class_history_of("class_0005", entries), class_history(records, 5)
+    assert from_entries is not None and from_records is not None
+    assert (from_entries.name, from_entries.epochs, from_entries.values) == (
+        from_records.name,
+        from_records.epochs,
+        from_records.values,
+    )
+    for metric, medians in from_records.median.items():  # rounded to 6 digits for the wire
+        assert from_entries.median[metric] == pytest.approx(medians, abs=1e-6)
     assert class_history_of("class_0005", []) is None
 
 

@@ -8,6 +8,7 @@ import shutil
 import statistics
 from pathlib import Path
 
+import pytest
 import redis
 from support import runs
 
@@ -47,7 +48,7 @@ def assert_exploration_of(db: redis.Redis, records: list[EpochRecord], run_id: s
             assert entry.confusions == (r.confusions or [])[index]
             assert entry.hardest == (r.hardest or [])[index]
             assert entry.values.test_acc == r.classes.test_acc[index]
-            assert entry.median.difficulty == statistics.median(r.classes.difficulty)
+            assert entry.median.difficulty == pytest.approx(statistics.median(r.classes.difficulty))
 
 
 def test_the_stream_carries_the_core_and_the_exploration_its_own_hashes(db: redis.Redis) -> None:
