@@ -142,6 +142,10 @@ def test_preparation_shows_on_the_progress_bar_and_line() -> None:
     training = run(phase="training", preparing=hit)
     assert text.progress_bar(training) == (2, 6)
     assert text.progress_text(training).endswith("images from the cache (cache hit)")
+    decoded = {"done": 5000, "total": 5000, "rate": 400.0, "eta_s": 0.0, "cache": "miss"}
+    assert text.progress_text(run(phase="finished", status="succeeded", preparing=decoded)).endswith(
+        "data prepared: 5000 / 5000 images (100%), cache miss"
+    )
     assert text.progress_bar(run()) == (2, 6)  # an API without the phase fields
 
 
