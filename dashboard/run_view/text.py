@@ -61,6 +61,13 @@ def prepared_text(prep: PrepareRead) -> str:
     return f"data prepared: {prep.done} / {prep.total} images{share}, cache {prep.cache}"
 
 
+def memory_text(run: Run) -> str | None:
+    """ "Needs about 1.4 GiB of RAM: activations …" (estimated when the run was created); None when the
+    API has no estimate for it."""
+    estimate = run.memory_estimate
+    return None if estimate is None else f"Needs {estimate.summary}"
+
+
 def run_notice(run: Run) -> tuple[str, NoticeKind] | None:
     """The alert a run's state calls for (failed, cancelled, cancel pending), or None."""
     if run.status == "failed":

@@ -144,6 +144,8 @@ def test_new_user_zip_upload_to_pretrained_dnet_run_and_weights_export(
     line = p.inner_text("#run-progress-text")
     assert "Epoch 2 / 2" in line and f"data prepared: {images} / {images} images (100%), cache miss" in line
     assert trace_points(p, "run-curves")[:6] == [2] * 6
+    header = p.inner_text("#run-title")  # the memory the run needs, estimated when it was created
+    assert re.search(r"Needs about \d+\.\d [MG]iB of RAM: activations ", header), header
     shown: list[str] = p.evaluate("window.__progress")
     preparing = [s for s in shown if s.startswith("Preparing data:")]
     epochs = [s for s in shown if s.startswith("Epoch ")]
