@@ -95,6 +95,7 @@ class RunHash(BaseModel):
     prepare_rate: float | None = None
     prepare_eta_s: float | None = None
     prepare_cache: str | None = None
+    memory_estimate: str | None = None  # JSON of MemoryEstimateRead, written by the API at creation
 
     @classmethod
     def parse(cls, run_id: str, raw: Mapping[str, str]) -> RunHash | None:

@@ -17,6 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from difficultynet.contracts.api import MemoryEstimateRead
 from difficultynet.contracts.config import TrainConfig
 
 GIB = 1024**3
@@ -111,6 +112,23 @@ class MemoryEstimate:
             f"images {human_bytes(self.data_bytes)}"
         )
 
+    def read(self, kind: DeviceKind) -> MemoryEstimateRead:
+        """The API's view of this estimate for a run training on ``kind``."""
+        gpu = kind == "gpu"
+        where, framework = ("GPU memory", "CUDA context") if gpu else ("RAM", "Python and libraries")
+        return MemoryEstimateRead(
+            device=kind,
+            total_bytes=self.total_bytes,
+            activation_bytes=self.activation_bytes,
+            params_bytes=self.params_bytes,
+            data_bytes=self.data_bytes,
+            overhead_bytes=self.overhead_bytes,
+            summary=(
+                f"about {human_bytes(self.total_bytes)} of {where}: {self.breakdown()}, "
+                f"{framework} {human_bytes(self.overhead_bytes)}"
+            ),
+        )
+
 
 def estimate_training_memory(
     config: TrainConfig, num_classes: int, num_images: int | None, *, on_gpu: bool
@@ -151,6 +169,20 @@ def device_kind(requested: str, capacity: WorkerCapacity) -> DeviceKind:
     if requested == "cpu":
         return "cpu"
     return "gpu" if capacity.gpu_bytes or requested != "auto" else "cpu"
+
+
+def expected_device(config: TrainConfig, capacities: list[WorkerCapacity]) -> DeviceKind:
+    """Where the run will train: on a GPU when it asks for one, or asks for 'auto' and a worker has one."""
+    kinds = {device_kind(config.device, capacity) for capacity in capacities}
+    return "gpu" if "gpu" in kinds or config.device.startswith("cuda") else "cpu"
+
+
+def run_memory_estimate(
+    config: TrainConfig, num_classes: int, num_images: int | None, capacities: list[WorkerCapacity]
+) -> MemoryEstimateRead:
+    """What a run needs on the device it is expected to train on (stored with the run at creation)."""
+    kind = expected_device(config, capacities)
+    return estimate_training_memory(config, num_classes, num_images, on_gpu=kind == "gpu").read(kind)
 
 
 def shortfall(

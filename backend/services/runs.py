@@ -23,10 +23,16 @@ from backend.errors import ApiError, Conflict, NotFound, Unprocessable, field_er
 from backend.queue import TaskQueue
 from backend.settings import Settings
 from backend.store import ACTIVE_STATUSES, RunHash, Store
-from difficultynet.contracts.api import PrepareRead, RunCreate, RunPhase, RunRead
+from difficultynet.contracts.api import MemoryEstimateRead, PrepareRead, RunCreate, RunPhase, RunRead
 from difficultynet.contracts.config import TrainConfig, dnet_recipe
 from difficultynet.manifest import ManifestReport
-from difficultynet.memory_estimate import WorkerCapacity, disk_shortfall, host_ram_bytes, shortfall
+from difficultynet.memory_estimate import (
+    WorkerCapacity,
+    disk_shortfall,
+    host_ram_bytes,
+    run_memory_estimate,
+    shortfall,
+)
 from service_contracts.protocol import lease_owner_worker
 
 logger = logging.getLogger(__name__)
@@ -106,6 +112,15 @@ def _preparing(run: RunHash) -> PrepareRead | None:
     )
 
 
+def _memory_estimate(run: RunHash) -> MemoryEstimateRead | None:
+    if run.memory_estimate is None:  # a run created before the API stored estimates
+        return None
+    try:
+        return MemoryEstimateRead.model_validate_json(run.memory_estimate)
+    except ValidationError:
+        return None
+
+
 def to_read(run: RunHash, *, cancel_requested: bool, now: float | None = None) -> RunRead:
     now = time.time() if now is None else now
     eta: float | None = None
@@ -138,6 +153,7 @@ def to_read(run: RunHash, *, cancel_requested: bool, now: float | None = None) -
         cancel_requested=cancel_requested and not run.is_terminal,
         phase=_phase(run),
         preparing=_preparing(run),
+        memory_estimate=_memory_estimate(run),
     )
 
 
@@ -182,7 +198,7 @@ class RunService:
             raise field_error("dataset_id", f"dataset {body.dataset_id!r} not found")
         if body.baseline_run_id is not None and await self.store.get_run(body.baseline_run_id) is None:
             raise field_error("baseline_run_id", f"run {body.baseline_run_id!r} not found")
-        await self._check_memory(config, dataset.report)
+        memory = await self._check_memory(config, dataset.report)
         run_id = uuid.uuid4().hex
         now = time.time()
         async with self._admission:
@@ -208,6 +224,7 @@ class RunService:
                     "manifest_path": dataset.manifest_path,
                     "data_root": dataset.data_root,
                     "attempt": 0,
+                    "memory_estimate": memory.model_dump_json(),
                 },
             )
         try:
@@ -229,9 +246,9 @@ class RunService:
         logger.info("run %s queued (%s/%s, %d epochs)", run_id, config.method, config.model, config.epochs)
         return await self.read(run_id)
 
-    async def _check_memory(self, config: TrainConfig, report: ManifestReport) -> None:
+    async def _check_memory(self, config: TrainConfig, report: ManifestReport) -> MemoryEstimateRead:
         """422 for a run that cannot fit any live worker (or, before any worker reported, this host's RAM):
-        it would be OOM-killed at start, attempt after attempt."""
+        it would be OOM-killed at start, attempt after attempt. Else the memory it needs, for the run."""
         capacities = await self.store.worker_capacities()
         if not capacities:
             capacities = [WorkerCapacity(worker="this API host", ram_bytes=host_ram_bytes())]
@@ -241,6 +258,7 @@ class RunService:
         free = await run_in_threadpool(_free_disk_bytes, self.settings.cache_dir)
         if free is not None and (too_big := disk_shortfall(config, report.num_rows, free)) is not None:
             raise field_error("image_size", too_big)
+        return run_memory_estimate(config, len(report.classes), report.num_rows, capacities)
 
     async def cancel(self, run_id: str) -> RunRead:
         """Cooperative: the worker polls the flag every batch. A queued run is cancelled right here, and

@@ -6,6 +6,7 @@ from typing import Literal
 
 from dashboard.formatting import duration, percent
 from dashboard.models import Run
+from difficultynet.contracts.api import PrepareRead
 
 NoticeKind = Literal["error", "warning", "info"]
 
@@ -47,9 +48,24 @@ def progress_text(run: Run) -> str:
     if run.crashes:
         resumed = "" if run.terminal else ", resumed from the last checkpoint"
         parts.append(f"worker process died {run.crashes}×{resumed}")
-    if run.preparing is not None and run.preparing.cache == "hit":
-        parts.append("images from the cache (cache hit)")
+    if run.preparing is not None:
+        parts.append(prepared_text(run.preparing))
     return " · ".join(parts)
+
+
+def prepared_text(prep: PrepareRead) -> str:
+    """What the data preparation of a run did, once it is over (kept while training and after)."""
+    if prep.cache == "hit":
+        return "images from the cache (cache hit)"
+    share = f" ({prep.done / prep.total:.0%})" if prep.total else ""
+    return f"data prepared: {prep.done} / {prep.total} images{share}, cache {prep.cache}"
+
+
+def memory_text(run: Run) -> str | None:
+    """ "Needs about 1.4 GiB of RAM: activations …" (estimated when the run was created); None when the
+    API has no estimate for it."""
+    estimate = run.memory_estimate
+    return None if estimate is None else f"Needs {estimate.summary}"
 
 
 def run_notice(run: Run) -> tuple[str, NoticeKind] | None:

@@ -139,6 +139,22 @@ class PrepareRead(BaseModel):
     )
 
 
+class MemoryEstimateRead(BaseModel):
+    """Memory a run needs on the device it trains on, estimated by the API when the run was created
+    (``difficultynet.memory_estimate``: parameters, activations of one step, the decoded images, the
+    framework)."""
+
+    device: Literal["cpu", "gpu"] = Field(description="cpu: the worker's RAM; gpu: the GPU's memory")
+    total_bytes: int = Field(ge=0, description="everything below, in bytes")
+    activation_bytes: int = Field(ge=0, description="layer outputs of one training step, kept for backward")
+    params_bytes: int = Field(ge=0, description="weights, gradients and optimiser state")
+    data_bytes: int = Field(ge=0, description="the decoded uint8 images")
+    overhead_bytes: int = Field(ge=0, description="interpreter and libraries, or the CUDA context")
+    summary: str = Field(
+        description="plain words: 'about 1.4 GiB of RAM: activations 310 MiB, parameters and optimiser …'"
+    )
+
+
 class RunRead(BaseModel):
     id: RunId
     status: RunStatus
@@ -174,6 +190,9 @@ class RunRead(BaseModel):
         "queued", description="queued, preparing (decoding the images), training, or finished"
     )
     preparing: PrepareRead | None = Field(None, description="data preparation progress, once it started")
+    memory_estimate: MemoryEstimateRead | None = Field(
+        None, description="memory the run needs, estimated when it was created (none for older runs)"
+    )
 
     @property
     def terminal(self) -> bool:

@@ -188,6 +188,24 @@ def test_the_memory_check_uses_the_capacity_live_workers_report(
     assert create(client, dataset_id, **big).status_code == 202  # one worker that can hold it is enough
 
 
+def test_a_run_states_the_memory_it_needs(client: TestClient, dataset_id: str, db: redis.Redis) -> None:
+    """Estimated once, at creation, for the device it will train on; kept in every later read."""
+    run = create(client, dataset_id, method="ce", device="cpu", model="resnet18", image_size=64).json()
+    memory = run["memory_estimate"]
+    assert memory["device"] == "cpu" and memory["overhead_bytes"] == GIB
+    parts = ("activation_bytes", "params_bytes", "data_bytes", "overhead_bytes")
+    assert memory["total_bytes"] == sum(memory[part] for part in parts) > GIB
+    assert memory["data_bytes"] > 0  # the dataset's images, decoded at 64 px
+    assert memory["summary"].startswith("about ") and "of RAM: activations " in memory["summary"]
+    assert client.get(f"/api/runs/{run['id']}").json()["memory_estimate"] == memory
+    gpu = WorkerCapacity(worker="gpu0@box", ram_bytes=64 * GIB, gpu_bytes=80 * GIB, gpu_name="H100")
+    publish_capacity(db, gpu, ttl_s=60)
+    on_gpu = create(client, dataset_id, method="ce", device="auto").json()["memory_estimate"]
+    assert on_gpu["device"] == "gpu" and "of GPU memory: " in on_gpu["summary"]
+    db.hdel(protocol.run_key(run["id"]), "memory_estimate")  # a run created before estimates were stored
+    assert client.get(f"/api/runs/{run['id']}").json()["memory_estimate"] is None
+
+
 def test_non_json_body_is_422(client: TestClient) -> None:
     response = client.post("/api/runs", content=b"{not json", headers={"Content-Type": "application/json"})
     assert response.status_code == 422 and response.json()["errors"]

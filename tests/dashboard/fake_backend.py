@@ -39,6 +39,7 @@ from difficultynet.contracts.config import TrainConfig
 from difficultynet.contracts.exploration import CLASS_METRICS, class_entries
 from difficultynet.contracts.records import EpochRecord
 from difficultynet.export import build_weights_export
+from difficultynet.memory_estimate import run_memory_estimate
 from difficultynet.synthetic import synthetic_dataset
 
 BASE_URL = "http://backend.test"
@@ -87,12 +88,16 @@ class FakeBackend:
     ) -> str:
         run_id = run_id_for(n)
         total = epochs_total or (records[-1].epochs_total if records else 2)
+        config = TrainConfig(method=method, epochs=total)
+        classes = self.datasets.get(dataset_id, {}).get("classes", [])
+        images = sum(c["train"] + c["val"] + c["test"] for c in classes)
         self.runs[run_id] = RunRead(
             id=run_id,
             status=status,
             dataset_id=dataset_id,
             baseline_run_id=baseline_run_id,
-            config=TrainConfig(method=method, epochs=total),
+            config=config,
+            memory_estimate=run_memory_estimate(config, len(classes), images, []),  # as the API, at creation
             created_at=datetime(2026, 11, 23, 12, n % 60, tzinfo=UTC),
             epochs_total=total,
             progress=0.0,

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from dash import html
+
 from dashboard.models import Run
+from dashboard.pages.run.live import run_title
 from dashboard.run_view import text
 from dashboard.run_view.poll import Fetch, plan_fetch, plan_tick
 from dashboard.run_view.state import RunViewState, clamp_epoch, is_run_id, slider_marks
 from difficultynet.contracts.config import TrainConfig
+from difficultynet.memory_estimate import run_memory_estimate
 from difficultynet.synthetic import synthetic_records
 
 RUN = "a" * 32
@@ -142,7 +146,22 @@ def test_preparation_shows_on_the_progress_bar_and_line() -> None:
     training = run(phase="training", preparing=hit)
     assert text.progress_bar(training) == (2, 6)
     assert text.progress_text(training).endswith("images from the cache (cache hit)")
+    decoded = {"done": 5000, "total": 5000, "rate": 400.0, "eta_s": 0.0, "cache": "miss"}
+    assert text.progress_text(run(phase="finished", status="succeeded", preparing=decoded)).endswith(
+        "data prepared: 5000 / 5000 images (100%), cache miss"
+    )
     assert text.progress_bar(run()) == (2, 6)  # an API without the phase fields
+
+
+def test_the_header_states_the_memory_a_run_needs() -> None:
+    config = TrainConfig(epochs=6)
+    estimate = run_memory_estimate(config, 10, 12_000, []).model_dump(mode="json")
+    with_estimate = run(memory_estimate=estimate)
+    line = text.memory_text(with_estimate)
+    assert line is not None and line.startswith("Needs about ") and "of RAM: activations " in line
+    spans = [part for part in run_title(with_estimate) if isinstance(part, html.Span)]
+    assert [span.children for span in spans] == [line]
+    assert text.memory_text(run()) is None and len(run_title(run())) == 2  # an older run: no estimate
 
 
 def test_a_typed_epoch_is_rounded_and_clamped_to_the_epochs_there_are() -> None:

@@ -19,6 +19,7 @@ from difficultynet.memory_estimate import (
     host_ram_bytes,
     human_bytes,
     model_footprint,
+    run_memory_estimate,
     shortfall,
 )
 from difficultynet.models import create_model
@@ -150,3 +151,18 @@ def test_host_ram_respects_a_lower_cgroup_limit(tmp_path: Path) -> None:
 def test_human_bytes() -> None:
     assert human_bytes(1536 * 1024**2) == "1.5 GiB" and human_bytes(3 * 1024**4) == "3.0 TiB"
     assert human_bytes(512) == "0 KiB" and human_bytes(2 * 1024**2) == "2.0 MiB"
+
+
+def test_the_estimate_a_run_carries_is_for_the_device_it_will_train_on() -> None:
+    config = TrainConfig(model="resnet18", image_size=64, batch_size=128)  # device "auto"
+    on_cpu = run_memory_estimate(config, NUM_CLASSES, 5_000, [LAPTOP])
+    expected = estimate_training_memory(config, NUM_CLASSES, 5_000, on_gpu=False)
+    assert on_cpu.device == "cpu" and on_cpu.total_bytes == expected.total_bytes
+    assert on_cpu.activation_bytes == expected.activation_bytes and on_cpu.data_bytes == 5_000 * 3 * 64 * 64
+    total = human_bytes(expected.total_bytes)
+    assert on_cpu.summary == f"about {total} of RAM: {expected.breakdown()}, Python and libraries 1.0 GiB"
+    on_gpu = run_memory_estimate(config, NUM_CLASSES, 5_000, [LAPTOP, H200])
+    assert on_gpu.device == "gpu" and "of GPU memory: " in on_gpu.summary
+    assert on_gpu.overhead_bytes < on_cpu.overhead_bytes  # the CUDA context, not the host's libraries
+    pinned = config.model_copy(update={"device": "cpu"})
+    assert run_memory_estimate(pinned, NUM_CLASSES, 5_000, [H200]).device == "cpu"

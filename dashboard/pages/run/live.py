@@ -67,10 +67,12 @@ def status_badge(status: str) -> html.Span:
 def run_title(run: Run) -> list[Component | str]:
     config = run.config
     mode = f" ({config.dnet.meta_mode} meta, every {config.dnet.meta_every})" if config.is_dnet else ""
+    memory = text.memory_text(run)
     return [
         f"{config.method}{mode} · {config.model} · {config.epochs} epochs · batch {config.batch_size} · "
         f"lr {config.lr:g} · seed {config.seed} · dataset ",
         dcc.Link(short_id(run.dataset_id, 16), href=f"/compare?dataset={run.dataset_id}"),
+        *([html.Br(), html.Span(memory, className="run-memory")] if memory else []),
     ]
 
 
