@@ -301,6 +301,11 @@ class Store:
         """Every class's confusions at ``epoch`` (JSON), None when not stored."""
         return cast(str | None, await self.redis.hget(protocol.epoch_confusions_key(run_id), str(epoch)))
 
+    async def exploration_epochs(self, run_id: str) -> set[int]:
+        """The epochs whose exploration entries are stored (every class's, written together)."""
+        fields = cast(list[str], await self.redis.hkeys(protocol.epoch_confusions_key(run_id)))
+        return {int(field) for field in fields}
+
     async def class_exploration(
         self, run_id: str, class_index: int, epochs: Sequence[int]
     ) -> list[str | None]:

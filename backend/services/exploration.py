@@ -44,7 +44,8 @@ async def class_exploration(runs: RunService, run_id: str, class_index: int, aft
         raise ApiError(404, f"run {run_id!r} has no epoch yet, so it has no class {class_index} to show")
     epochs = list(range(after + 1, top + 1))
     entries = await store.class_exploration(run_id, class_index, epochs)
-    missing = [epoch for epoch, entry in zip(epochs, entries, strict=True) if entry is None]
+    stored = await store.exploration_epochs(run_id)  # there, an epoch without the class has no such class
+    missing = [e for e, entry in zip(epochs, entries, strict=True) if entry is None and e not in stored]
     if missing:  # a run recorded before exploration left the stream: read those epochs' records
         records = dict(await store.epochs_after(run_id, missing[0] - 1, count=top - missing[0] + 1))
         found = await run_in_threadpool(_class_from_records, records, missing, class_index)
@@ -53,14 +54,14 @@ async def class_exploration(runs: RunService, run_id: str, class_index: int, aft
             for epoch, entry in zip(epochs, entries, strict=True)
         ]
     shown = [entry for entry in entries if entry is not None]
-    if not shown and not await _class_exists(runs, run_id, class_index, top):
+    if not shown and not await _class_exists(runs, run_id, class_index, top, stored):
         raise ApiError(404, f"run {run_id!r} has no class {class_index}")
     return f'{{"run_id":{json.dumps(run_id)},"class_index":{class_index},"epochs":[{",".join(shown)}]}}'
 
 
-async def _class_exists(runs: RunService, run_id: str, class_index: int, top: int) -> bool:
-    if (await runs.store.class_exploration(run_id, class_index, [top]))[0] is not None:
-        return True
+async def _class_exists(runs: RunService, run_id: str, class_index: int, top: int, stored: set[int]) -> bool:
+    if top in stored:  # every class has an entry at a stored epoch
+        return (await runs.store.class_exploration(run_id, class_index, [top]))[0] is not None
     record = await runs.store.epoch_record(run_id, top)
     if record is None:
         return False

@@ -174,3 +174,16 @@ def test_deleting_a_run_removes_its_exploration(client: TestClient, db: redis.Re
     assert client.delete(f"/api/runs/{run_id}").status_code == 204
     assert not db.keys(f"*{run_id}*")
     assert client.get(class_url(run_id, 0)).status_code == 404
+
+
+def test_a_run_with_stored_exploration_never_reads_its_records_for_it(
+    client: TestClient, db: redis.Redis, run_id: str
+) -> None:
+    """Its records are not even parsed: an unknown class is a 404 from the stored entries alone."""
+    records = report(db, run_id, range(1, 4))
+    db.delete(protocol.epochs_key(run_id))
+    for epoch in (1, 2, 3):  # records no parser could read
+        db.xadd(protocol.epochs_key(run_id), {"record": "unreadable"}, id=protocol.epoch_stream_id(epoch))
+    assert_class_answer(client.get(class_url(run_id, 2)).json(), records, 2)
+    assert client.get(class_url(run_id, CLASSES)).status_code == 404
+    assert client.get(class_url(run_id, 2), params={"after": 3}).json()["epochs"] == []
