@@ -32,7 +32,14 @@ def confusion_heatmap_figure(matrix: ConfusionMatrix, epoch: int) -> go.Figure:
             "predicted class (head → tail)",
             "true class (head → tail)",
             xaxis={"type": "category", "showgrid": False, "tickangle": -45},
-            yaxis={"type": "category", "showgrid": False, "autorange": "reversed"},
+            # head at the top: an explicit category order, because `autorange: "reversed"` is dropped when the
+            # graph held another figure before under the same uirevision (the epoch placeholder)
+            yaxis={
+                "type": "category",
+                "showgrid": False,
+                "categoryorder": "array",
+                "categoryarray": list(reversed(matrix.names)),
+            },
         ),
     )
     return figure

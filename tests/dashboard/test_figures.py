@@ -262,8 +262,11 @@ def test_confusion_heatmap_and_difficulty_figures_carry_the_class_for_clicks() -
     record = synthetic_records(6, 3)[-1]
     matrix = confusion_matrix(record.classes, record.confusions)
     assert matrix is not None
-    heat = confusion_heatmap_figure(matrix, 3).data[0]
+    heat_figure = confusion_heatmap_figure(matrix, 3)
+    heat = heat_figure.data[0]
     assert list(heat.x) == list(heat.y) == matrix.names and heat.customdata[2][0] == matrix.indices[2]
+    # categories run bottom → top, so the head class (first name) is the last one: drawn at the top
+    assert list(heat_figure.layout.yaxis.categoryarray) == matrix.names[::-1]
     check = difficulty_check(record)
     error, count = difficulty_vs_error_figure(check), difficulty_vs_count_figure(check)
     assert "Spearman ρ" in error.layout.title.text and "epoch 3" in count.layout.title.text
