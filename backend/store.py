@@ -257,13 +257,17 @@ class Store:
 
     async def delete_run(self, run_id: str) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.delete(
+            # UNLINK: the keys go at once, their memory is freed in the background (the exploration hash
+            # of a 1000-class run holds 200k fields; DEL would block Redis while freeing them).
+            pipe.unlink(
                 protocol.run_key(run_id),
                 protocol.epochs_key(run_id),
                 protocol.cancel_key(run_id),
                 protocol.weights_key(run_id),
                 protocol.lease_key(run_id),
                 protocol.log_key(run_id),
+                protocol.epoch_confusions_key(run_id),
+                protocol.class_exploration_key(run_id),
             )
             pipe.zrem(protocol.RUNS_INDEX_KEY, run_id)
             await pipe.execute()
@@ -283,6 +287,28 @@ class Store:
             {protocol.epochs_key(run_id): f"{after}-0"}, count=count, block=block_ms
         )
         return _records(cast(Any, reply)[0][1]) if reply else []
+
+    async def epoch_record(self, run_id: str, epoch: int) -> str | None:
+        """The record JSON of one epoch as stored in the stream, None when it is not there."""
+        entry_id = protocol.epoch_stream_id(epoch)
+        entries = await self.redis.xrange(protocol.epochs_key(run_id), min=entry_id, max=entry_id)
+        records = _records(cast(Any, entries))
+        return records[0][1] if records else None
+
+    # -- exploration (worker.reporter writes one field per epoch, and one per class and epoch) ---------
+
+    async def epoch_confusions(self, run_id: str, epoch: int) -> str | None:
+        """Every class's confusions at ``epoch`` (JSON), None when not stored."""
+        return cast(str | None, await self.redis.hget(protocol.epoch_confusions_key(run_id), str(epoch)))
+
+    async def class_exploration(
+        self, run_id: str, class_index: int, epochs: Sequence[int]
+    ) -> list[str | None]:
+        """The ``ClassEpochExploration`` JSON of the class at each of ``epochs`` (None where not stored)."""
+        if not epochs:
+            return []
+        fields = [protocol.class_exploration_field(class_index, epoch) for epoch in epochs]
+        return cast(list[str | None], await self.redis.hmget(protocol.class_exploration_key(run_id), fields))
 
     async def weights(self, run_id: str) -> str | None:
         return cast(str | None, await self.redis.get(protocol.weights_key(run_id)))

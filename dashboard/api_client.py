@@ -14,16 +14,15 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from dashboard.models import (
+    ClassExploration,
     Dataset,
     DatasetList,
+    EpochConfusions,
     EpochPage,
-    EpochSummaryPage,
     FieldError,
-    RecordReading,
     Run,
     RunCreate,
     RunList,
-    read_core_page,
 )
 from difficultynet.contracts.records import EpochRecord
 
@@ -267,39 +266,38 @@ class ApiClient:
     def delete_run(self, run_id: str) -> None:
         self._request("DELETE", f"/runs/{run_id}", f"Deleting run {run_id[:8]}")
 
-    def epoch_page(
-        self, run_id: str, *, after: int = 0, limit: int | None = None, reading: RecordReading = "all"
-    ) -> EpochPage:
+    def epoch_page(self, run_id: str, *, after: int = 0, limit: int | None = None) -> EpochPage:
         """Records of the epochs after ``after`` (1-based), oldest first; at most ``limit`` of them.
 
-        ``reading``: how much of each record to read (:data:`dashboard.models.RecordReading`); curves and
-        histories never look at most of the exploration columns, which dominate a record at many classes.
+        Records carry no exploration columns (the API serves them apart: :meth:`epoch_confusions`,
+        :meth:`class_exploration`), except those of runs recorded before that, which still parse.
         """
         params: dict[str, int] = {"after": after}
         if limit is not None:
             params["limit"] = limit
         what = f"Epochs of run {run_id[:8]}"
         response = self._request("GET", f"/runs/{run_id}/epochs", what, params=params)
-        page = self._parse_page(response, what, reading)
+        page = self._parse(EpochPage, response, what)
         if limit is not None and len(page.records) > limit:  # a backend without `limit` sends everything
             return page.model_copy(update={"records": page.records[:limit]})
         return page
 
-    def epochs(
-        self, run_id: str, *, after: int = 0, limit: int | None = None, reading: RecordReading = "all"
-    ) -> list[EpochRecord]:
-        return self.epoch_page(run_id, after=after, limit=limit, reading=reading).records
+    def epochs(self, run_id: str, *, after: int = 0, limit: int | None = None) -> list[EpochRecord]:
+        return self.epoch_page(run_id, after=after, limit=limit).records
 
-    def _parse_page(self, response: httpx.Response, what: str, reading: RecordReading) -> EpochPage:
-        if reading == "all":
-            return self._parse(EpochPage, response, what)
-        if reading == "unchecked":
-            return self._parse(EpochSummaryPage, response, what)
-        try:
-            return read_core_page(response.content)
-        except ValidationError as exc:
-            logger.error("unexpected response to %s: %s", what, exc)
-            raise ApiError(f"{what}: the backend sent a response the dashboard does not understand") from exc
+    def epoch_confusions(self, run_id: str, epoch: int) -> EpochConfusions:
+        """Every class's top confusions at ``epoch`` (``confusions`` is None for a run that kept none)."""
+        what = f"Confusions of run {run_id[:8]} at epoch {epoch}"
+        response = self._request("GET", f"/runs/{run_id}/epochs/{epoch}/confusions", what)
+        return self._parse(EpochConfusions, response, what)
+
+    def class_exploration(self, run_id: str, class_index: int, *, after: int = 0) -> ClassExploration:
+        """One class's top confusions and hardest examples at each epoch after ``after``, oldest first."""
+        what = f"Class {class_index} of run {run_id[:8]}"
+        response = self._request(
+            "GET", f"/runs/{run_id}/classes/{class_index}/exploration", what, params={"after": after}
+        )
+        return self._parse(ClassExploration, response, what)
 
     def epoch(self, run_id: str, epoch: int) -> EpochRecord | None:
         """The record of one epoch, or None when it is not there (yet)."""

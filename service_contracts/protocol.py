@@ -25,6 +25,22 @@ def epochs_key(run_id: str) -> str:
     return f"{KEY_PREFIX}:runs:{run_id}:epochs"
 
 
+def epoch_confusions_key(run_id: str) -> str:
+    """Hash: field ``<epoch>`` = JSON list, per class in class-index order, of its top confusions
+    ``[[predicted, rate], …]`` (the exploration views of one epoch: heatmap, most confused pairs)."""
+    return f"{KEY_PREFIX}:runs:{run_id}:confusions"
+
+
+def class_exploration_key(run_id: str) -> str:
+    """Hash: field ``class_exploration_field(class, epoch)`` = ``ClassEpochExploration`` JSON (one class's
+    confusions and hardest examples at one epoch: the class panel reads one class over every epoch)."""
+    return f"{KEY_PREFIX}:runs:{run_id}:class-exploration"
+
+
+def class_exploration_field(class_index: int, epoch: int) -> str:
+    return f"{class_index}:{epoch}"
+
+
 def cancel_key(run_id: str) -> str:
     """Present while a cooperative cancel is requested."""
     return f"{KEY_PREFIX}:runs:{run_id}:cancel"

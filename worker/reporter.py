@@ -1,10 +1,18 @@
-"""Publishes each finished epoch: stream entry, run-hash progress, latest weights export.
+"""Publishes each finished epoch: exploration entries, stream entry, run-hash progress, weights export.
+
+The stream carries the record's core only (``difficultynet.contracts.exploration``): its exploration
+columns (each class's top confusions and hardest examples, 5× the core at 1000 classes) go to two hashes
+of their own, one field per epoch (all classes' confusions) and one per class and epoch (the class
+panel), so curve readers and SSE clients never pay for them.
 
 Exactly-once by construction: the stream entry id is ``<epoch>-0`` (``service_contracts.protocol``), so
 Redis itself rejects a second copy of an epoch (a resumed run re-reports its checkpointed epochs; a
-retried XADD whose reply was lost comes back as a duplicate). Self-healing: before every write the
-reporter compares the stream's last epoch with the epochs it has seen and re-adds the missing tail, e.g.
-after Redis restarted and lost its last second of AOF.
+retried XADD whose reply was lost comes back as a duplicate); exploration fields are keyed by epoch (and
+class), so writing them again overwrites them with the same values. Self-healing: before every write the
+reporter re-writes the exploration of every epoch it has seen whose entries are missing (one MULTI per
+epoch, so an epoch's entries appear together), then compares the stream's last epoch with the epochs it
+has seen and re-adds the missing tail, e.g. after Redis restarted and lost its last second of AOF. An
+epoch's exploration is written before its stream entry: a reader that sees the epoch finds its entries.
 """
 
 from __future__ import annotations
@@ -17,6 +25,12 @@ from typing import cast
 
 import redis
 
+from difficultynet.contracts.exploration import (
+    class_exploration_json,
+    core_json,
+    epoch_confusions_json,
+    has_exploration,
+)
 from difficultynet.contracts.records import EpochRecord
 from difficultynet.progress import PrepareProgress
 from service_contracts import protocol
@@ -47,6 +61,8 @@ class RedisReporter:
         self.lease = lease
         self.export = export
         self.stream = protocol.epochs_key(run_id)
+        self.confusions = protocol.epoch_confusions_key(run_id)
+        self.class_exploration = protocol.class_exploration_key(run_id)
         self._records: dict[int, EpochRecord] = {}
         self._json: dict[int, str] = {}
 
@@ -58,10 +74,8 @@ class RedisReporter:
         if record.run_id != self.run_id:
             raise ValueError(f"record of run {record.run_id!r} sent to the reporter of {self.run_id!r}")
         self._records[record.epoch] = record
-        self._json[record.epoch] = record.model_dump_json()
-        healed = [epoch for epoch in self.sync_stream() if epoch != record.epoch]
-        if healed:
-            logger.warning("run %s: re-added epochs %s that the stream had lost", self.run_id, healed)
+        self._json[record.epoch] = core_json(record)
+        self.sync()
         latest = self._records[max(self._records)]
         progress: dict[str, str | int | float] = {
             "epoch": latest.epoch,
@@ -79,6 +93,36 @@ class RedisReporter:
             self.client.hset(protocol.run_key(self.run_id), mapping=progress)  # type: ignore[arg-type]
         if self.export is not None:
             self.client.set(protocol.weights_key(self.run_id), self.export(self.records))
+
+    def sync(self) -> None:
+        """Write what Redis lacks of the epochs seen so far: exploration first, then the stream tail."""
+        latest = max(self._records, default=0)
+        healed = [epoch for epoch in self.sync_exploration() if epoch != latest]
+        if healed:
+            logger.warning("run %s: re-wrote the exploration of epochs %s", self.run_id, healed)
+        healed = [epoch for epoch in self.sync_stream() if epoch != latest]
+        if healed:
+            logger.warning("run %s: re-added epochs %s that the stream had lost", self.run_id, healed)
+
+    def sync_exploration(self) -> list[int]:
+        """Write the exploration entries of every known epoch that has none in Redis; returns the epochs
+        written. The per-epoch confusions field marks an epoch as written (set in the same MULTI)."""
+        present = {int(field) for field in cast(list[str], self.client.hkeys(self.confusions))}
+        written = []
+        for epoch in sorted(self._records):
+            record = self._records[epoch]
+            if epoch in present or not has_exploration(record):
+                continue
+            per_class = {
+                protocol.class_exploration_field(index, epoch): value
+                for index, value in class_exploration_json(record).items()
+            }
+            with self.client.pipeline(transaction=True) as pipe:
+                pipe.hset(self.class_exploration, mapping=per_class)  # type: ignore[arg-type]
+                pipe.hset(self.confusions, str(epoch), epoch_confusions_json(record))
+                pipe.execute()
+            written.append(epoch)
+        return written
 
     def stream_top(self) -> int:
         """The highest epoch in the stream (0 when empty)."""

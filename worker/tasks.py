@@ -181,7 +181,7 @@ class TrainingJob:
                 cache_dir=self.settings.cache_dir,
                 on_prepare=PrepareStatusWriter(self.client, self.run_id, lease=lease),
             )
-            reporter.sync_stream()
+            reporter.sync()
             self.client.set(protocol.weights_key(self.run_id), json.dumps(result.export))
         except RunCancelled:
             if lease.lost.is_set():

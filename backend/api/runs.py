@@ -13,11 +13,14 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Response, status
 
 from backend.api.deps import ServicesDep, error_responses, require_token, require_token_for_browser
 from backend.api.event_stream import EventStreamResponse
+from backend.services import exploration
 from backend.services.events import run_events
 from backend.store import RunHash
 from difficultynet.contracts.api import (
     DATASET_ID_PATTERN,
     RUN_ID_PATTERN,
+    ClassExploration,
+    EpochConfusions,
     EpochPage,
     RunCreate,
     RunList,
@@ -29,6 +32,8 @@ router = APIRouter(prefix="/runs", tags=["runs"], dependencies=[Depends(require_
 browser_router = APIRouter(prefix="/runs", tags=["runs"], dependencies=[Depends(require_token_for_browser)])
 
 RunIdPath = Annotated[str, Path(pattern=RUN_ID_PATTERN, description="run id (32 hex digits)")]
+MAX_EPOCH = 1_000_000
+MAX_CLASS_INDEX = 1_000_000
 
 
 async def existing_run(services: ServicesDep, run_id: RunIdPath) -> RunHash:
@@ -81,7 +86,7 @@ async def read_run(services: ServicesDep, run_id: RunIdPath) -> RunRead:
 async def read_epochs(
     services: ServicesDep,
     run_id: RunIdPath,
-    after: Annotated[int, Query(ge=0, le=1_000_000, description="return epochs > after")] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_EPOCH, description="return epochs > after")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
 ) -> Response:
     """Epoch records after epoch ``after`` (for polling clients: pass the last epoch you have)."""
@@ -92,6 +97,41 @@ async def read_epochs(
         f'"epochs_total":{run.epochs_total},"last_epoch":{entries[-1][0] if entries else after},'
         f'"records":[{",".join(raw for _, raw in entries)}]}}'
     )
+    return Response(body, media_type="application/json")
+
+
+@router.get(
+    "/{run_id}/epochs/{epoch}/confusions",
+    response_model=EpochConfusions,
+    responses=error_responses(404, 422),
+    name="epoch-confusions",
+)
+async def read_epoch_confusions(
+    services: ServicesDep,
+    run_id: RunIdPath,
+    epoch: Annotated[int, Path(ge=1, le=MAX_EPOCH, description="1-based epoch number")],
+) -> Response:
+    """Every class's top confusions at one epoch (the confusion heatmap and the most confused pairs).
+    404 when the run is unknown or the epoch not reported yet."""
+    body = await exploration.epoch_confusions(services.runs, run_id, epoch)
+    return Response(body, media_type="application/json")
+
+
+@router.get(
+    "/{run_id}/classes/{class_index}/exploration",
+    response_model=ClassExploration,
+    responses=error_responses(404, 422),
+    name="class-exploration",
+)
+async def read_class_exploration(
+    services: ServicesDep,
+    run_id: RunIdPath,
+    class_index: Annotated[int, Path(ge=0, le=MAX_CLASS_INDEX, description="0-based class index")],
+    after: Annotated[int, Query(ge=0, le=MAX_EPOCH, description="return epochs > after")] = 0,
+) -> Response:
+    """One class's top confusions and hardest evaluation images at every epoch after ``after`` (the class
+    panel). 404 when the run or the class is unknown, or the run has no epoch yet."""
+    body = await exploration.class_exploration(services.runs, run_id, class_index, after)
     return Response(body, media_type="application/json")
 
 

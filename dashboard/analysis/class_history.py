@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dashboard.analysis.columns import Metric
+from difficultynet.contracts.api import ClassEpochExploration
 from difficultynet.contracts.records import EpochRecord
 
 PANEL_METRICS: tuple[Metric, ...] = ("difficulty", "weight", "val_acc", "test_acc")
@@ -46,6 +47,19 @@ def class_history(records: Sequence[EpochRecord], class_index: int) -> ClassHist
         median[metric] = np.median(matrix, axis=1).tolist()
     return ClassHistory(
         name=records[0].classes.name[pos], epochs=[r.epoch for r in records], values=values, median=median
+    )
+
+
+def class_history_of(name: str, entries: Sequence[ClassEpochExploration]) -> ClassHistory | None:
+    """The class's series from its exploration entries (they carry its values and the median class's);
+    None when there are none (a run recorded before they were kept: read its records instead)."""
+    if not entries:
+        return None
+    return ClassHistory(
+        name=name,
+        epochs=[entry.epoch for entry in entries],
+        values={metric: [getattr(entry.values, metric) for entry in entries] for metric in PANEL_METRICS},
+        median={metric: [getattr(entry.median, metric) for entry in entries] for metric in PANEL_METRICS},
     )
 
 

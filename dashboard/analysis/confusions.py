@@ -1,4 +1,5 @@
-"""Confusions from the sparse per-class top-k of epoch records: pairs, one class's history, a matrix."""
+"""Confusions from the sparse per-class top-k the API serves apart from the epoch records (one epoch's, for
+every class; one class's, over the epochs): pairs, one class's history, a matrix."""
 
 from __future__ import annotations
 
@@ -6,7 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from dashboard.analysis.columns import frequency_order
-from difficultynet.contracts.records import EpochRecord
+from difficultynet.contracts.api import ClassEpochExploration
+from difficultynet.contracts.records import ClassColumns, ClassConfusion
+
+# per true class in class-index order (an epoch's ``EpochConfusions.confusions``); None: none were recorded
+Confusions = Sequence[Sequence[ClassConfusion]] | None
 
 HEATMAP_CLASS_LIMIT = 100  # a C × C map is readable (and small) up to here; the pairs table serves any C
 TOP_PAIRS = 20
@@ -23,11 +28,13 @@ class ConfusedPair:
     predicted_train: int
 
 
-def most_confused_pairs(record: EpochRecord, limit: int = TOP_PAIRS) -> list[ConfusedPair]:
-    """The ``limit`` highest off-diagonal rates of the record, highest first (ties: head class first)."""
-    if not record.confusions:
+def most_confused_pairs(
+    classes: ClassColumns, confusions: Confusions, limit: int = TOP_PAIRS
+) -> list[ConfusedPair]:
+    """The ``limit`` highest off-diagonal rates of one epoch, highest first (ties: head class first)."""
+    if not confusions:
         return []
-    c = record.classes
+    c = classes
     position = {index: pos for pos, index in enumerate(c.index)}
     pairs = [
         ConfusedPair(
@@ -39,7 +46,7 @@ def most_confused_pairs(record: EpochRecord, limit: int = TOP_PAIRS) -> list[Con
             c.train_count[pos],
             c.train_count[position[entry.predicted]],
         )
-        for pos, entries in enumerate(record.confusions)
+        for pos, entries in enumerate(confusions)
         for entry in entries
         if entry.rate > 0
     ]
@@ -56,16 +63,16 @@ class ConfusionMatrix:
     rates: list[list[float | None]]
 
 
-def confusion_matrix(record: EpochRecord) -> ConfusionMatrix | None:
-    """The frequency-ordered matrix of the recorded top-k confusions (None above the class limit)."""
-    c = record.classes
-    if record.confusions is None or len(c.index) > HEATMAP_CLASS_LIMIT:
+def confusion_matrix(classes: ClassColumns, confusions: Confusions) -> ConfusionMatrix | None:
+    """The frequency-ordered matrix of one epoch's top-k confusions (None above the class limit)."""
+    c = classes
+    if confusions is None or len(c.index) > HEATMAP_CLASS_LIMIT:
         return None
     order = frequency_order(c)
     column_of = {c.index[pos]: col for col, pos in enumerate(order)}
     rates: list[list[float | None]] = [[None] * len(order) for _ in order]
     for row, pos in enumerate(order):
-        for entry in record.confusions[pos]:
+        for entry in confusions[pos]:
             rates[row][column_of[entry.predicted]] = entry.rate
     return ConfusionMatrix([c.name[p] for p in order], [c.index[p] for p in order], rates)
 
@@ -80,25 +87,21 @@ class ConfusionHistory:
 
 
 def confusion_history(
-    records: Sequence[EpochRecord], class_index: int, limit: int = 5
+    entries: Sequence[ClassEpochExploration], classes: ClassColumns, limit: int = 5
 ) -> ConfusionHistory | None:
-    """The ``limit`` classes with the highest summed rate over the epochs, and their rate per epoch."""
-    with_confusions = [r for r in records if r.confusions is not None]
-    if not with_confusions:
+    """The ``limit`` classes with the highest summed rate over one class's ``entries`` (its exploration,
+    oldest first), and their rate per epoch; ``classes`` names them."""
+    if not entries:
         return None
-    c = with_confusions[0].classes
-    if class_index not in c.index:
-        return None
-    pos = c.index.index(class_index)
-    # entries are ClassConfusion tuples, or plain [predicted, rate] lists in records read unchecked
-    per_epoch = [{int(e[0]): float(e[1]) for e in r.confusions[pos]} for r in with_confusions]  # type: ignore[index]
+    per_epoch = [{e.predicted: e.rate for e in entry.confusions} for entry in entries]
     totals: dict[int, float] = {}
     for rates in per_epoch:
         for predicted, rate in rates.items():
             totals[predicted] = totals.get(predicted, 0.0) + rate
     chosen = sorted(totals, key=lambda k: (-totals[k], k))[:limit]
+    position = {index: pos for pos, index in enumerate(classes.index)}
     return ConfusionHistory(
-        epochs=[r.epoch for r in with_confusions],
-        targets=[(k, c.name[c.index.index(k)]) for k in chosen],
+        epochs=[entry.epoch for entry in entries],
+        targets=[(k, classes.name[position[k]]) for k in chosen],
         rates=[[rates.get(k, 0.0) for rates in per_epoch] for k in chosen],
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
@@ -33,7 +34,8 @@ def class_history_figure(
     )
     layout = base_layout(f"{history.name} over epochs", "", "", showlegend=True)
     del layout["xaxis"], layout["yaxis"]
-    figure.update_layout(layout)
+    layout["margin"] = {"l": 56, "r": 16, "t": 72, "b": 48}
+    traces, rows, cols = [], [], []
     for i, metric in enumerate(PANEL_METRICS):
         row, col = divmod(i, 2)
         first = i == 0
@@ -54,10 +56,10 @@ def class_history_figure(
                 )
             )
         for name, xs, ys, color, dash, width in series:
-            figure.add_trace(
+            traces.append(
                 go.Scatter(
-                    x=xs,
-                    y=ys,
+                    x=np.asarray(xs),  # arrays: plotly checks lists value by value
+                    y=np.asarray(ys, dtype=float),
                     name=name,
                     legendgroup=name,
                     showlegend=first,
@@ -66,18 +68,19 @@ def class_history_figure(
                     marker={"size": 5},
                     hovertemplate=f"<b>{name}</b><br>epoch %{{x}}<br>{METRICS[metric]} %{{y:{fmt}}}"
                     "<extra></extra>",
-                ),
-                row=row + 1,
-                col=col + 1,
+                )
             )
+            rows.append(row + 1)
+            cols.append(col + 1)
         axis = {"gridcolor": GRID, "linecolor": INK, "rangemode": "tozero"}
         if metric in ACCURACY_METRICS:
             axis["tickformat"] = ".0%"
-        figure.update_yaxes(axis, row=row + 1, col=col + 1)
-        figure.update_xaxes(
-            {"gridcolor": GRID, "linecolor": INK, **epoch_ticks(history.epochs)}, row=row + 1, col=col + 1
-        )
-    figure.update_layout(margin={"l": 56, "r": 16, "t": 72, "b": 48})
+        suffix = "" if i == 0 else str(i + 1)  # make_subplots numbers the axes row by row
+        layout[f"yaxis{suffix}"] = axis
+        layout[f"xaxis{suffix}"] = {"gridcolor": GRID, "linecolor": INK, **epoch_ticks(history.epochs)}
+    # all at once: every add_trace and update_layout call re-checks the whole figure
+    figure.add_traces(traces, rows=rows, cols=cols)
+    figure.update_layout(layout)
     return figure
 
 
@@ -93,25 +96,23 @@ def confusion_history_figure(history: ConfusionHistory | None, name: str) -> go.
             else f"No image of {name} was predicted as another class."
         )
         return placeholder_figure(message, title)
-    figure = go.Figure(
-        layout=base_layout(
-            title,
-            "epoch",
-            "share of its evaluation images",
-            yaxis={"tickformat": ".0%", "rangemode": "tozero"},
-            xaxis=epoch_ticks(history.epochs),
+    traces = [
+        go.Scatter(
+            x=np.asarray(history.epochs),
+            y=np.asarray(rates, dtype=float),
+            name=f"as {target}",
+            mode="lines+markers" if len(rates) <= 30 else "lines",
+            line={"color": OKABE_ITO[(i + 1) % len(OKABE_ITO)], "width": 2},
+            hovertemplate=f"<b>{name} → {target}</b><br>epoch %{{x}}<br>%{{y:.1%}} of its images"
+            "<extra></extra>",
         )
+        for i, ((_, target), rates) in enumerate(zip(history.targets, history.rates, strict=True))
+    ]
+    layout = base_layout(
+        title,
+        "epoch",
+        "share of its evaluation images",
+        yaxis={"tickformat": ".0%", "rangemode": "tozero"},
+        xaxis=epoch_ticks(history.epochs),
     )
-    for i, ((_, target), rates) in enumerate(zip(history.targets, history.rates, strict=True)):
-        figure.add_trace(
-            go.Scatter(
-                x=history.epochs,
-                y=rates,
-                name=f"as {target}",
-                mode="lines+markers" if len(rates) <= 30 else "lines",
-                line={"color": OKABE_ITO[(i + 1) % len(OKABE_ITO)], "width": 2},
-                hovertemplate=f"<b>{name} → {target}</b><br>epoch %{{x}}<br>%{{y:.1%}} of its images"
-                "<extra></extra>",
-            )
-        )
-    return figure
+    return go.Figure(traces, layout=layout)

@@ -23,7 +23,7 @@ from difficultynet.contracts.config import (
     TrainConfig,
 )
 from difficultynet.contracts.datasets import ClassSummary, FolderReport, FolderSplitOptions, RowError
-from difficultynet.contracts.records import EpochRecord
+from difficultynet.contracts.records import ClassConfusion, EpochRecord, HardExample
 
 DATASET_ID_PATTERN = r"^[0-9a-f]{16}$"
 RUN_ID_PATTERN = r"^[0-9a-f]{32}$"
@@ -235,3 +235,50 @@ class SessionCreate(BaseModel):
     """``POST /api/session``: the API token, traded for a signed session cookie."""
 
     token: SecretStr = Field(max_length=4096)
+
+
+class ClassMetrics(BaseModel):
+    """The per-class values the class panel follows over the epochs (the epoch record's columns)."""
+
+    difficulty: float
+    weight: float
+    val_acc: float
+    test_acc: float
+
+
+class ClassEpochExploration(BaseModel):
+    """One class at one epoch, all the class panel shows of it: its values and the run's median class's,
+    its top confusions and its hardest evaluation images (the record's ``confusions`` and ``hardest``
+    entries for that class)."""
+
+    epoch: int = Field(ge=1)
+    values: ClassMetrics = Field(description="the class's own values at this epoch")
+    median: ClassMetrics = Field(description="the median over all classes of each value at this epoch")
+    confusions: list[ClassConfusion] = Field(
+        description="[predicted class, fraction of the class's images], by decreasing rate (top 5)"
+    )
+    hardest: list[HardExample] = Field(
+        description="[manifest row, true-class probability, predicted class, predicted-class probability], "
+        "lowest true-class probability first (8 images)"
+    )
+
+
+class ClassExploration(BaseModel):
+    """``GET /api/runs/{id}/classes/{class_index}/exploration``: one class over the epochs (class panel)."""
+
+    run_id: RunId
+    class_index: int = Field(ge=0)
+    epochs: list[ClassEpochExploration] = Field(
+        description="oldest first, the epochs after `after` whose records hold exploration data"
+    )
+
+
+class EpochConfusions(BaseModel):
+    """``GET /api/runs/{id}/epochs/{epoch}/confusions``: every class's top confusions at one epoch."""
+
+    run_id: RunId
+    epoch: int = Field(ge=1)
+    confusions: list[list[ClassConfusion]] | None = Field(
+        description="per true class (class-index order), its top confusions, each [predicted class, rate]; "
+        "null when the run's records hold no confusions (written before they were kept)"
+    )

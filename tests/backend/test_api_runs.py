@@ -270,7 +270,11 @@ def test_epochs_after_n_returns_exactly_the_newer_records(
     records = publish(db, run_id, range(1, 5), total=5)
     page = client.get(f"/api/runs/{run_id}/epochs").json()
     assert [r["epoch"] for r in page["records"]] == [1, 2, 3, 4] and page["last_epoch"] == 4
-    assert EpochRecord.model_validate(page["records"][0]) == records[0]
+    assert (
+        "confusions" not in page["records"][0] and "hardest" not in page["records"][0]
+    )  # routes of their own
+    core = records[0].model_copy(update={"confusions": None, "hardest": None})
+    assert EpochRecord.model_validate(page["records"][0]) == core
     assert [r["epoch"] for r in client.get(f"/api/runs/{run_id}/epochs?after=2").json()["records"]] == [3, 4]
     empty = client.get(f"/api/runs/{run_id}/epochs?after=4").json()
     assert empty["records"] == [] and empty["last_epoch"] == 4 and empty["status"] == "queued"

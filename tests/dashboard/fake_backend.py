@@ -23,8 +23,11 @@ from pydantic import BaseModel
 
 from dashboard.api_client import ApiClient
 from difficultynet.contracts.api import (
+    ClassEpochExploration,
+    ClassExploration,
     DatasetList,
     DatasetRead,
+    EpochConfusions,
     EpochPage,
     ErrorBody,
     HealthRead,
@@ -33,6 +36,7 @@ from difficultynet.contracts.api import (
     RunRead,
 )
 from difficultynet.contracts.config import TrainConfig
+from difficultynet.contracts.exploration import CLASS_METRICS, class_entries
 from difficultynet.contracts.records import EpochRecord
 from difficultynet.export import build_weights_export
 from difficultynet.memory_estimate import run_memory_estimate
@@ -195,7 +199,12 @@ class FakeBackend:
             return _error(404, f"run {run_id!r} not found")
         after = int(request.url.params.get("after", 0))
         limit = int(request.url.params.get("limit", 1000))
-        records = [r for r in self.records[run_id] if r.epoch > after][:limit]
+        # like the real API: the records' exploration columns are served by routes of their own
+        records = [
+            r.model_copy(update={"confusions": None, "hardest": None})
+            for r in self.records[run_id]
+            if r.epoch > after
+        ][:limit]
         run = self.runs[run_id]
         page = EpochPage(
             run_id=run_id,
@@ -205,6 +214,39 @@ class FakeBackend:
             records=records,
         )
         return _answer(200, EpochPage, page.model_dump(mode="json"))
+
+    def _epoch_confusions(self, _request: httpx.Request, run_id: str, epoch: str) -> httpx.Response:
+        if run_id not in self.runs:
+            return _error(404, f"run {run_id!r} not found")
+        record = next((r for r in self.records[run_id] if r.epoch == int(epoch)), None)
+        if record is None:
+            return _error(404, f"epoch {epoch} of run {run_id!r} has not been reported (yet)")
+        answer = EpochConfusions(run_id=run_id, epoch=record.epoch, confusions=record.confusions)
+        return _answer(200, EpochConfusions, answer.model_dump(mode="json"))
+
+    def _class_exploration(self, request: httpx.Request, run_id: str, index: str) -> httpx.Response:
+        if run_id not in self.runs:
+            return _error(404, f"run {run_id!r} not found")
+        records = self.records[run_id]
+        class_index, after = int(index), int(request.url.params.get("after", 0))
+        if not records or class_index not in records[-1].classes.index:
+            return _error(404, f"run {run_id!r} has no class {class_index}")
+        epochs = [
+            ClassEpochExploration.model_validate(
+                class_entries(
+                    r.epoch,
+                    r.classes.index,
+                    {metric: getattr(r.classes, metric) for metric in CLASS_METRICS},
+                    r.confusions,
+                    r.hardest,
+                    only=class_index,
+                )[class_index]
+            )
+            for r in records
+            if r.epoch > after and (r.confusions is not None or r.hardest is not None)
+        ]
+        answer = ClassExploration(run_id=run_id, class_index=class_index, epochs=epochs)
+        return _answer(200, ClassExploration, answer.model_dump(mode="json"))
 
     def _cancel(self, _request: httpx.Request, run_id: str) -> httpx.Response:
         if run_id not in self.runs:
@@ -280,6 +322,8 @@ ROUTES: tuple[tuple[str, str, str, type[BaseModel] | None], ...] = (
     ("POST", r"/api/runs", "_create_run", RunRead),
     ("GET", r"/api/runs/([0-9a-f]+)", "_read_run", RunRead),
     ("GET", r"/api/runs/([0-9a-f]+)/epochs", "_epochs", EpochPage),
+    ("GET", r"/api/runs/([0-9a-f]+)/epochs/(\d+)/confusions", "_epoch_confusions", EpochConfusions),
+    ("GET", r"/api/runs/([0-9a-f]+)/classes/(\d+)/exploration", "_class_exploration", ClassExploration),
     ("POST", r"/api/runs/([0-9a-f]+)/cancel", "_cancel", RunRead),
     ("GET", r"/api/runs/([0-9a-f]+)/weights\.json", "_weights", None),  # a difficulty-weights/v1 document
     ("DELETE", r"/api/runs/([0-9a-f]+)", "_delete_run", None),  # 204, no body

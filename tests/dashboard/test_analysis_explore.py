@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from dashboard import ids
-from dashboard.analysis.class_history import class_history, class_history_by_name
+from dashboard.analysis.class_history import class_history, class_history_by_name, class_history_of
 from dashboard.analysis.confusions import (
     HEATMAP_CLASS_LIMIT,
     confusion_history,
@@ -15,8 +15,9 @@ from dashboard.analysis.confusions import (
 )
 from dashboard.analysis.difficulty_check import difficulty_check
 from dashboard.components.sparkline import sparkline_points
-from dashboard.models import EpochSummary
 from dashboard.run_view.selection import class_from_click
+from difficultynet.contracts.api import ClassEpochExploration
+from difficultynet.contracts.exploration import class_exploration_json
 from difficultynet.contracts.records import ClassConfusion, EpochRecord
 from difficultynet.synthetic import record_from_columns, synthetic_records
 
@@ -35,23 +36,26 @@ CONFUSIONS = [[(1, 0.05)], [(0, 0.2), (2, 0.1)], [(0, 0.3), (1, 0.1)], [(0, 0.5)
 
 
 def test_most_confused_pairs_are_the_highest_rates_with_names_and_counts() -> None:
-    pairs = most_confused_pairs(record_with_confusions(3, CONFUSIONS), limit=3)
+    record = record_with_confusions(3, CONFUSIONS)
+    pairs = most_confused_pairs(record.classes, record.confusions, limit=3)
     assert [(p.true_name, p.predicted_name, p.rate) for p in pairs] == [
         ("c3", "c0", 0.5),
         ("c2", "c0", 0.3),
         ("c1", "c0", 0.2),
     ]
     assert (pairs[0].true_train, pairs[0].predicted_train) == (8, 300)
-    assert most_confused_pairs(synthetic_records(5, 1, explore=False)[0]) == []
+    assert most_confused_pairs(record.classes, None) == [] and most_confused_pairs(record.classes, []) == []
 
 
 def test_the_confusion_matrix_is_frequency_ordered_and_sparse() -> None:
-    matrix = confusion_matrix(record_with_confusions(1, CONFUSIONS))
+    record = record_with_confusions(1, CONFUSIONS)
+    matrix = confusion_matrix(record.classes, record.confusions)
     assert matrix is not None and matrix.names == ["c0", "c1", "c2", "c3"]
     assert matrix.rates[3] == [0.5, 0.1, 0.2, None]  # the tail class's row; the diagonal stays empty
     assert matrix.rates[0] == [None, 0.05, None, None]
     many = synthetic_records(HEATMAP_CLASS_LIMIT + 1, 1)[0]
-    assert confusion_matrix(many) is None  # the pairs table serves large C
+    assert confusion_matrix(many.classes, many.confusions) is None  # the pairs table serves large C
+    assert confusion_matrix(record.classes, None) is None
 
 
 def test_a_class_confusion_history_ranks_targets_by_their_summed_rate() -> None:
@@ -59,14 +63,30 @@ def test_a_class_confusion_history_ranks_targets_by_their_summed_rate() -> None:
         record_with_confusions(1, [[(1, 0.1)], [(0, 0.4)], [(1, 0.3), (0, 0.1)], [(2, 0.6)]]),
         record_with_confusions(2, [[(1, 0.1)], [(0, 0.2)], [(0, 0.25)], [(0, 0.2)]]),
     ]
-    history = confusion_history(records, 2)
+    # class 2's exploration over the epochs, as GET /api/runs/{id}/classes/2/exploration serves it
+    explored = [ClassEpochExploration.model_validate_json(class_exploration_json(r)[2]) for r in records]
+    history = confusion_history(explored, records[-1].classes)
     assert history is not None and history.epochs == [1, 2]
     assert history.targets == [(0, "c0"), (1, "c1")]  # 0.35 in all vs 0.3
     assert history.rates == [[0.1, 0.25], [0.3, 0.0]]  # 0 where the class was not in the top-k
-    # the same from records read unchecked (plain [predicted, rate] lists)
-    unchecked = [EpochSummary.model_validate_json(r.model_dump_json()) for r in records]
-    assert confusion_history(unchecked, 2) == history
-    assert confusion_history(synthetic_records(4, 2, explore=False), 1) is None
+    assert confusion_history([], records[-1].classes) is None
+
+
+def test_a_class_history_from_its_exploration_entries_is_the_one_from_every_record() -> None:
+    records = synthetic_records(7, 4)
+    entries = [
+        ClassEpochExploration.model_validate_json(class_exploration_json(r)[5]) for r in records
+    ]  # what the worker stores and GET /api/runs/{id}/classes/5/exploration serves
+    from_entries, from_records = class_history_of("class_0005", entries), class_history(records, 5)
+    assert from_entries is not None and from_records is not None
+    assert (from_entries.name, from_entries.epochs, from_entries.values) == (
+        from_records.name,
+        from_records.epochs,
+        from_records.values,
+    )
+    for metric, medians in from_records.median.items():  # rounded to 6 digits for the wire
+        assert from_entries.median[metric] == pytest.approx(medians, abs=1e-6)
+    assert class_history_of("class_0005", []) is None
 
 
 def test_class_history_against_the_median_class_and_by_name_in_another_run() -> None:

@@ -118,15 +118,16 @@ def test_class_frequencies_of_any_dataset(backend: FakeBackend, api: ApiClient) 
     assert "not found" in frequency_figure(api, "9" * 16).layout.annotations[0].text
 
 
-def test_records_can_be_read_with_or_without_their_exploration_columns(
+def test_records_come_without_exploration_columns_which_have_routes_of_their_own(
     backend: FakeBackend, api: ApiClient
 ) -> None:
     _, _, run_id = seeded(backend)
-    full = api.epochs(run_id)
-    unchecked = api.epochs(run_id, reading="unchecked")
-    core = api.epochs(run_id, reading="core")
-    assert [r.classes for r in core] == [r.classes for r in full] == [r.classes for r in unchecked]
-    assert [r.dnet for r in core] == [r.dnet for r in full] and core[-1].num_classes == 8
-    assert all(r.confusions is None and r.hardest is None for r in core)  # skipped, never built
-    assert full[0].confusions is not None and unchecked[0].confusions is not None
-    assert [list(e) for e in full[0].confusions[3]] == unchecked[0].confusions[3]  # same data, plain lists
+    records = api.epochs(run_id)
+    assert all(r.confusions is None and r.hardest is None for r in records)
+    kept = backend.records[run_id]
+    assert [r.classes for r in records] == [r.classes for r in kept]
+    assert api.epoch_confusions(run_id, 2).confusions == kept[1].confusions
+    explored = api.class_exploration(run_id, 5)
+    assert [e.epoch for e in explored.epochs] == [1, 2, 3, 4]
+    assert explored.epochs[3].hardest == kept[3].hardest[5]  # type: ignore[index]
+    assert [e.epoch for e in api.class_exploration(run_id, 5, after=3).epochs] == [4]

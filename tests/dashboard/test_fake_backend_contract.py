@@ -97,6 +97,12 @@ def test_every_fake_answer_parses_as_its_contract_and_carries_nothing_else() -> 
         ("POST", r"/api/runs"): {"url": "/api/runs", "json": {"dataset_id": dataset, "epochs": 2}},
         ("GET", r"/api/runs/([0-9a-f]+)"): {"url": f"/api/runs/{run}"},
         ("GET", r"/api/runs/([0-9a-f]+)/epochs"): {"url": f"/api/runs/{run}/epochs"},
+        ("GET", r"/api/runs/([0-9a-f]+)/epochs/(\d+)/confusions"): {
+            "url": f"/api/runs/{run}/epochs/2/confusions"
+        },
+        ("GET", r"/api/runs/([0-9a-f]+)/classes/(\d+)/exploration"): {
+            "url": f"/api/runs/{run}/classes/1/exploration"
+        },
         ("POST", r"/api/runs/([0-9a-f]+)/cancel"): {"url": f"/api/runs/{run}/cancel"},
         ("GET", r"/api/runs/([0-9a-f]+)/weights\.json"): {"url": f"/api/runs/{run}/weights.json"},
         ("DELETE", r"/api/runs/([0-9a-f]+)"): {"url": f"/api/runs/{finished}"},

@@ -260,7 +260,7 @@ def test_class_history_figure_draws_class_median_and_baseline_in_four_panels() -
 
 def test_confusion_heatmap_and_difficulty_figures_carry_the_class_for_clicks() -> None:
     record = synthetic_records(6, 3)[-1]
-    matrix = confusion_matrix(record)
+    matrix = confusion_matrix(record.classes, record.confusions)
     assert matrix is not None
     heat = confusion_heatmap_figure(matrix, 3).data[0]
     assert list(heat.x) == list(heat.y) == matrix.names and heat.customdata[2][0] == matrix.indices[2]

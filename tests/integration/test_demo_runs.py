@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from difficultynet.contracts.api import ClassExploration, EpochConfusions
 from difficultynet.contracts.records import EpochRecord
 from difficultynet.demo import write_demo_dataset
 from stack import probes
@@ -61,9 +62,19 @@ def test_demo_runs_are_queued_once_and_train(client: httpx.Client, stack: LiveSt
 
     try:
         record = first_record(client, stack, baseline_id)
-        assert record.confusions is not None and record.hardest is not None
-        assert len(record.hardest) == 10 and all(record.hardest)
-        row = record.hardest[0][0].row
+        assert record.confusions is None and record.hardest is None  # served by routes of their own
+        confusions = EpochConfusions.model_validate(
+            client.get(f"/api/runs/{baseline_id}/epochs/{record.epoch}/confusions").json()
+        )
+        assert confusions.confusions is not None and len(confusions.confusions) == record.num_classes
+        explored = [
+            ClassExploration.model_validate(
+                client.get(f"/api/runs/{baseline_id}/classes/{index}/exploration").json()
+            )
+            for index in record.classes.index
+        ]
+        assert all(e.epochs and e.epochs[0].epoch == record.epoch and e.epochs[0].hardest for e in explored)
+        row = explored[0].epochs[0].hardest[0].row
         thumbnail = client.get(f"/api/runs/{baseline_id}/examples/{row}")
         assert thumbnail.status_code == 200 and thumbnail.headers["content-type"] == "image/jpeg"
         listed = client.get("/api/runs").json()["runs"]

@@ -44,6 +44,9 @@ def assert_completed_exactly_once(client: httpx.Client, stack: LiveStack, run_id
     state = wait_until_finished(client, run_id, TIMEOUT_S)
     assert state["status"] == "succeeded", (state, stack.logs())
     assert all_epochs(client, run_id) == list(range(1, EPOCHS + 1)), stack.logs()
+    # the exploration entries too: every epoch once, none lost with the stream's tail
+    explored = client.get(f"/api/runs/{run_id}/classes/0/exploration").json()
+    assert [e["epoch"] for e in explored["epochs"]] == list(range(1, EPOCHS + 1)), stack.logs()
     weights = client.get(f"/api/runs/{run_id}/weights.json").json()
     assert weights["partial"] is False and weights["epochs_completed"] == EPOCHS
     return state

@@ -1,6 +1,12 @@
 """The class panel: one class of a run — its counts and group, d/w/accuracies over epochs against the
 median class and the baseline run, its top confusions over epochs, and its hardest examples at the
-slider's epoch as thumbnails (served through this dashboard's server, see :func:`thumbnail_url`)."""
+slider's epoch as thumbnails (served through this dashboard's server, see :func:`thumbnail_url`).
+
+Two small reads, whatever the number of classes and epochs: the record of the chosen epoch (names, counts,
+the facts) and the class's exploration over every epoch (``GET /api/runs/{id}/classes/{index}/exploration``:
+its values and the median class's, its confusions and hardest examples), so opening a panel reads nothing
+of the other classes' histories. Runs recorded before the entries carried values fall back to reading
+every record."""
 
 from __future__ import annotations
 
@@ -10,18 +16,23 @@ from dash import dcc, html
 from dash.development.base_component import Component
 
 from dashboard import ids
-from dashboard.analysis.class_history import class_history, class_history_by_name, position_of
+from dashboard.analysis.class_history import (
+    ClassHistory,
+    class_history,
+    class_history_by_name,
+    class_history_of,
+)
 from dashboard.analysis.columns import GROUP_LABELS
 from dashboard.analysis.confusions import confusion_history
 from dashboard.api_client import ApiClient, ApiError
 from dashboard.components.alerts import alert
 from dashboard.figures.class_panel import class_history_figure, confusion_history_figure
 from dashboard.formatting import percent, short_id
-from dashboard.models import DatasetClass
+from dashboard.models import ClassEpochExploration, DatasetClass, Run
 from difficultynet.contracts.records import EpochRecord
 
 THUMBNAIL_PREFIX = "/thumbnails"
-CONFUSION_EPOCHS = 20  # the "predicted as, over epochs" chart covers this many latest epochs
+NO_EXPLORATION = "This run's records hold no {what} (they were written before {what} were kept)."
 
 
 def thumbnail_url(run_id: str, row: int) -> str:
@@ -66,19 +77,18 @@ def _facts(name: str, counts: DatasetClass | None, record: EpochRecord, pos: int
     )
 
 
-def _confusions_at(record: EpochRecord, pos: int, names: Sequence[str]) -> Component:
-    if record.confusions is None:
-        return html.P("This run's records hold no confusions.", className="muted")
-    entries = record.confusions[pos]
-    if not entries:
+def _confusions_at(entry: ClassEpochExploration | None, epoch: int, names: Sequence[str]) -> Component:
+    if entry is None:
+        return html.P(NO_EXPLORATION.format(what="confusions"), className="muted")
+    if not entry.confusions:
         return html.P(
-            f"At epoch {record.epoch}, none of its images was predicted as another class.", className="muted"
+            f"At epoch {epoch}, none of its images was predicted as another class.", className="muted"
         )
     rows = [
         html.Tr(
             [html.Td(class_link(e.predicted, names[e.predicted], f"panel-{i}")), html.Td(percent(e.rate))]
         )
-        for i, e in enumerate(entries)
+        for i, e in enumerate(entry.confusions)
     ]
     header = html.Thead(
         html.Tr([html.Th("Predicted as", scope="col"), html.Th("Share of its images", scope="col")])
@@ -86,16 +96,17 @@ def _confusions_at(record: EpochRecord, pos: int, names: Sequence[str]) -> Compo
     return html.Table([header, html.Tbody(rows)], className="data-table compact-table")
 
 
-def _hardest_at(run_id: str, record: EpochRecord, pos: int, names: Sequence[str]) -> Component:
-    if record.hardest is None:
-        return html.P("This run's records hold no hardest examples.", className="muted")
-    examples = record.hardest[pos]
-    if not examples:
+def _hardest_at(
+    run_id: str, entry: ClassEpochExploration | None, class_index: int, names: Sequence[str]
+) -> Component:
+    if entry is None:
+        return html.P(NO_EXPLORATION.format(what="hardest examples"), className="muted")
+    if not entry.hardest:
         return html.P("No evaluation image of this class was recorded.", className="muted")
-    true_name = names[record.classes.index[pos]]
+    true_name = names[class_index]
     tiles = []
-    for e in examples:
-        correct = e.predicted == record.classes.index[pos]
+    for e in entry.hardest:
+        correct = e.predicted == class_index
         verdict = "correct" if correct else f"as {names[e.predicted]}"
         tiles.append(
             html.Figure(
@@ -128,24 +139,27 @@ def class_panel(
         return empty_panel()
     try:
         run = api.get_run(run_id)
-        records = api.epochs(run_id, reading="core")
-        history = class_history(records, class_index)
-        pos = position_of(records, class_index)
-        if history is None or pos is None:
+        shown = epoch if epoch and 1 <= epoch <= run.epoch else run.epoch  # the slider's, else the latest
+        at = api.epoch(run_id, shown) if shown else None
+        if at is None or class_index not in at.classes.index:
             return alert(f"Class {class_index} is not in this run's records (yet).", "info")
-        shown = epoch if epoch and any(r.epoch == epoch for r in records) else records[-1].epoch
-        at = api.epoch(run_id, shown) or records[-1]  # this one epoch with its exploration columns checked
-        # confusions over the latest epochs only: reading every class's top-k of every epoch is what costs
-        recent = api.epochs(run_id, after=max(0, records[-1].epoch - CONFUSION_EPOCHS), reading="unchecked")
+        pos = at.classes.index.index(class_index)
+        explored = api.class_exploration(run_id, class_index).epochs
+        history = class_history_of(at.classes.name[pos], explored) or class_history(
+            api.epochs(run_id), class_index
+        )
     except ApiError as exc:
         return alert(exc.message)
+    if history is None:
+        return alert(f"Class {class_index} is not in this run's records (yet).", "info")
+    entry = next((e for e in explored if e.epoch == at.epoch), None)
     names = [name for _, name in sorted(zip(at.classes.index, at.classes.name, strict=True))]
     counts = _dataset_class(api, run.dataset_id, class_index)
     baseline, baseline_label = None, "baseline"
     if baseline_id and baseline_id != run_id:
         try:
             baseline_run = api.get_run(baseline_id)
-            baseline = class_history_by_name(api.epochs(baseline_id, reading="core"), history.name)
+            baseline = _same_class_in(api, baseline_run, history.name)
             baseline_label = f"{baseline_run.config.method} run {short_id(baseline_id)}"
         except ApiError:
             baseline = None  # the panel still shows this run; the baseline may have been deleted
@@ -171,13 +185,16 @@ def class_panel(
             html.Div(
                 [
                     html.Div(
-                        [html.H3(f"Top confusions at epoch {at.epoch}"), _confusions_at(at, pos, names)],
+                        [
+                            html.H3(f"Top confusions at epoch {at.epoch}"),
+                            _confusions_at(entry, at.epoch, names),
+                        ],
                         className="panel-column",
                     ),
                     html.Div(
                         dcc.Graph(
                             figure=confusion_history_figure(
-                                confusion_history(recent, class_index), history.name
+                                confusion_history(explored, at.classes), history.name
                             ),
                             config={"displaylogo": False, "responsive": True},
                             className="graph",
@@ -193,10 +210,20 @@ def class_panel(
                 f"The images of {history.name} with the lowest probability on their own class, lowest first.",
                 className="muted",
             ),
-            _hardest_at(run_id, at, pos, names),
+            _hardest_at(run_id, entry, class_index, names),
         ],
         className="class-panel",
     )
+
+
+def _same_class_in(api: ApiClient, run: Run, name: str) -> ClassHistory | None:
+    """The class called ``name`` in another run (a baseline), matched by name as the gains are."""
+    latest = api.latest_epoch(run)
+    if latest is None or name not in latest.classes.name:
+        return None
+    index = latest.classes.index[latest.classes.name.index(name)]
+    entries = api.class_exploration(run.id, index).epochs
+    return class_history_of(name, entries) or class_history_by_name(api.epochs(run.id), name)
 
 
 def _dataset_class(api: ApiClient, dataset_id: str, class_index: int) -> DatasetClass | None:

@@ -1,7 +1,8 @@
 """The run page's views of one chosen epoch (the epoch slider): difficulty vs frequency, "is the
 difficulty right?", and the confusions (heatmap up to 100 classes, most confused pairs at any size).
 
-One record fetch serves all three: the slider moves, one request, three views.
+Two reads serve all three: the epoch's record (scatter, difficulty check, class names and counts) and its
+confusions of every class (``GET /api/runs/{id}/epochs/{epoch}/confusions``; the record carries none).
 """
 
 from __future__ import annotations
@@ -13,7 +14,12 @@ from typing import Any
 from dash import html, no_update
 from dash.development.base_component import Component
 
-from dashboard.analysis.confusions import HEATMAP_CLASS_LIMIT, confusion_matrix, most_confused_pairs
+from dashboard.analysis.confusions import (
+    HEATMAP_CLASS_LIMIT,
+    Confusions,
+    confusion_matrix,
+    most_confused_pairs,
+)
 from dashboard.analysis.difficulty_check import DifficultyCheck, difficulty_check
 from dashboard.api_client import ApiClient, ApiError
 from dashboard.figures.confusions import confusion_heatmap_figure
@@ -61,13 +67,14 @@ def epoch_views_update(
         return update
     try:
         record = api.epoch(run_id, epoch)
+        confusions = api.epoch_confusions(run_id, epoch).confusions if record is not None else None
     except ApiError as exc:
         logger.info("epoch views not updated: %s", exc.message)
         return update
     if record is None:
         return update
     update.scatter, update.scatter_state = scatter_update(record, run_id, trend, drawn_for)
-    update.confusions, update.pairs = confusions_view(record)
+    update.confusions, update.pairs = confusions_view(record, confusions)
     check = difficulty_check(record)
     update.check = difficulty_vs_error_figure(check)
     update.check_count = difficulty_vs_count_figure(check)
@@ -83,12 +90,12 @@ def scatter_update(record: EpochRecord, run_id: str, trend: bool, drawn_for: str
     return frequency_scatter_figure(record, trend), key
 
 
-def confusions_view(record: EpochRecord) -> tuple[Any, Component]:
+def confusions_view(record: EpochRecord, confusions: Confusions) -> tuple[Any, Component]:
     """The heatmap (or why there is none) and the most-confused-pairs table at the record's epoch."""
-    if record.confusions is None:
+    if confusions is None:
         message = "This run's records hold no confusions (they were written before confusions were kept)."
         return placeholder_figure(message, CONFUSIONS_TITLE), html.P(message, className="muted")
-    matrix = confusion_matrix(record)
+    matrix = confusion_matrix(record.classes, confusions)
     figure = (
         confusion_heatmap_figure(matrix, record.epoch)
         if matrix is not None
@@ -98,11 +105,11 @@ def confusions_view(record: EpochRecord) -> tuple[Any, Component]:
             CONFUSIONS_TITLE,
         )
     )
-    return figure, pairs_table(record)
+    return figure, pairs_table(record, confusions)
 
 
-def pairs_table(record: EpochRecord) -> Component:
-    pairs = most_confused_pairs(record)
+def pairs_table(record: EpochRecord, confusions: Confusions) -> Component:
+    pairs = most_confused_pairs(record.classes, confusions)
     if not pairs:
         return html.P(f"At epoch {record.epoch}, no class was confused with another.", className="muted")
     header = html.Thead(

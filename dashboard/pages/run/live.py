@@ -119,7 +119,7 @@ def poll(
     fetch = plan_fetch(state, run_id, metric, picks)
     # the status was read before the records: if it is terminal, the records below are complete
     try:
-        records = api.epochs(run_id, after=fetch.after, reading="core")
+        records = api.epochs(run_id, after=fetch.after)
     except ApiNotFound:
         update.alert = alert(f"Run {run_id} was deleted.")
         update.interval_disabled = True
