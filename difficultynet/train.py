@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+from difficultynet.allocator import pin_mmap_threshold
 from difficultynet.checkpoint import CHECKPOINT_NAME, check_compatible, load_checkpoint, save_checkpoint
 from difficultynet.contracts.config import TrainConfig
 from difficultynet.contracts.records import EpochRecord
@@ -158,6 +159,7 @@ def fit(
     """
     if config.num_threads is not None:
         torch.set_num_threads(config.num_threads)
+    pin_mmap_threshold()  # freed activations go back to the OS instead of fragmenting the heap
     device = resolve_device(config.device)
     backbone_state = load_backbone_state(config)
     log_memory_needed(config, manifest, device)
