@@ -16,7 +16,10 @@ import torch.nn.functional as F
 from difficultynet.contracts.config import TrainConfig
 
 PerSampleLoss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+# (logits, targets, class weights or None) → the batch loss; the form every training step takes its loss in
+BatchLoss = Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None], torch.Tensor]
 CDB_ACC_EPS = 0.01  # CDB's "+0.01" in b = max a / (min a + 0.01)
+WEIGHT_LOG_FLOOR = 1e-8  # a class weight of exactly 0 (saturated sigmoid) would make log w = −inf
 
 
 def _full_precision(logits: torch.Tensor) -> torch.Tensor:
@@ -63,6 +66,30 @@ def weighted_batch_loss(
     if class_weights is None:
         return per_sample.mean()
     return (class_weights[targets] * per_sample).mean()
+
+
+def weighted(per_sample_loss: PerSampleLoss) -> BatchLoss:
+    """The batch loss (1/B) Σ_i w_{y_i} ℓ_i of a per-sample loss."""
+    return lambda z, y, w: weighted_batch_loss(per_sample_loss(z, y), y, w)
+
+
+def weight_consistent_balanced_softmax(log_prior: torch.Tensor) -> BatchLoss:
+    """(1/B) Σ_i w_{y_i} · CE(z_i + log_prior + log w, y_i): the class weights enter the adjustment too.
+
+    Weighting a logit-adjusted loss by w_y moves its optimum by log w_y (the model learns p ∝ w_y p_bal), so
+    on Balanced Softmax any non-uniform weights over-correct. Adding log w to the adjustment cancels that:
+    this is the Fisher-consistent family of Menon et al. (2021, "Long-tail learning via logit adjustment",
+    α_y = w_y with margins log(π_y' w_y' / π_y w_y)). The balanced optimum is the same for every w, and the
+    weights only decide which samples the gradient emphasises. w is differentiable in both places.
+    """
+
+    def loss(logits: torch.Tensor, targets: torch.Tensor, class_weights: torch.Tensor | None) -> torch.Tensor:
+        if class_weights is None:
+            return balanced_softmax_loss(logits, targets, log_prior).mean()
+        adjustment = log_prior + class_weights.float().clamp_min(WEIGHT_LOG_FLOOR).log()
+        return weighted_batch_loss(balanced_softmax_loss(logits, targets, adjustment), targets, class_weights)
+
+    return loss
 
 
 def normalise_to_num_classes(raw: torch.Tensor) -> torch.Tensor:
@@ -134,6 +161,12 @@ class LossRule:
             scale = self.config.ldam_s
             return lambda z, y: ldam_loss(z, y, margins, scale)
         raise ValueError(f"unknown method {method!r}")
+
+    def batch_loss(self) -> BatchLoss:
+        """The method's batch loss as a function of the class weights (see :func:`weighted`)."""
+        if self.config.method == "dnet-bsce" and self.config.bsce_consistent_weights:
+            return weight_consistent_balanced_softmax(self.config.bsce_tau * self.counts.float().log())
+        return weighted(self.per_sample_loss())
 
     def class_weights(self, epoch_index: int, prev_val_acc: torch.Tensor | None) -> torch.Tensor:
         """Effective per-class weights for a 0-based epoch; ``prev_val_acc`` is the last measured a (or None).

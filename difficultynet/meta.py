@@ -22,7 +22,7 @@ from torch import nn
 from torch.func import functional_call
 
 from difficultynet.contracts.config import DNetConfig, DriverTarget
-from difficultynet.losses import PerSampleLoss, cross_entropy, weighted_batch_loss
+from difficultynet.losses import BatchLoss, cross_entropy
 from difficultynet.models import FeatureClassifier
 
 TARGET_EPS = 1e-12  # the official driver target's 1e-12 in 1 − a / (Σa + 1e-12)
@@ -106,8 +106,9 @@ def sgd_virtual_step(
 def full_meta_loss(
     model: nn.Module,
     params: Tensors,
-    per_sample: torch.Tensor,
+    logits: torch.Tensor,
     targets: torch.Tensor,
+    batch_loss: BatchLoss,
     class_weights: torch.Tensor,
     meta_x: torch.Tensor,
     meta_y: torch.Tensor,
@@ -115,10 +116,10 @@ def full_meta_loss(
 ) -> torch.Tensor:
     """Meta CE of the whole model after one virtual step on the w-weighted training loss.
 
-    ``per_sample`` must come from ``functional_call(model, (params, buffers), x)`` so it is differentiable
+    ``logits`` must come from ``functional_call(model, (params, buffers), x)`` so they are differentiable
     w.r.t. ``params``; the meta forward gets its own cloned buffers (BN in train mode, statistics discarded).
     """
-    virtual = sgd_virtual_step(params, weighted_batch_loss(per_sample, targets, class_weights), lr)
+    virtual = sgd_virtual_step(params, batch_loss(logits, targets, class_weights), lr)
     meta_logits = functional_call(model, (virtual, cloned_buffers(model)), (meta_x,))
     return cross_entropy(meta_logits, meta_y).mean()
 
@@ -127,7 +128,7 @@ def head_meta_loss(
     head: nn.Module,
     features: torch.Tensor,
     targets: torch.Tensor,
-    loss_fn: PerSampleLoss,
+    batch_loss: BatchLoss,
     class_weights: torch.Tensor,
     meta_features: torch.Tensor,
     meta_y: torch.Tensor,
@@ -135,8 +136,8 @@ def head_meta_loss(
 ) -> torch.Tensor:
     """Meta CE after a virtual step on the head alone; ``features`` are treated as constants."""
     params: Tensors = dict(head.named_parameters())
-    per_sample = loss_fn(functional_call(head, params, (features.detach(),)), targets)
-    virtual = sgd_virtual_step(params, weighted_batch_loss(per_sample, targets, class_weights), lr)
+    logits = functional_call(head, params, (features.detach(),))
+    virtual = sgd_virtual_step(params, batch_loss(logits, targets, class_weights), lr)
     meta_logits = functional_call(head, virtual, (meta_features,))
     return cross_entropy(meta_logits, meta_y).mean()
 
@@ -298,7 +299,7 @@ class DifficultyNetLearner:
     def training_step(
         self,
         model: FeatureClassifier,
-        loss_fn: PerSampleLoss,
+        batch_loss: BatchLoss,
         x: torch.Tensor,
         y: torch.Tensor,
         *,
@@ -314,26 +315,27 @@ class DifficultyNetLearner:
         if do_meta and mode == "full":
             params: Tensors = dict(model.named_parameters())
             buffers = cloned_buffers(model)
-            per_sample = loss_fn(functional_call(model, (params, buffers), (x,)), y)
+            logits = functional_call(model, (params, buffers), (x,))
             meta_x, meta_y = meta_batch()
             stats = self.meta_update(
-                lambda w: full_meta_loss(model, params, per_sample, y, w, meta_x, meta_y, lr),
+                lambda w: full_meta_loss(model, params, logits, y, batch_loss, w, meta_x, meta_y, lr),
                 lam,
                 retain_graph=True,  # the real step back-propagates through the same forward
             )
         elif do_meta and mode == "head":
             features = model.forward_features(x)
-            per_sample = loss_fn(model.head(features), y)
+            logits = model.head(features)
             meta_features, meta_y = self._cached_meta_features(model, meta_batch, plan.refresh_meta_features)
             stats = self.meta_update(
-                lambda w: head_meta_loss(model.head, features, y, loss_fn, w, meta_features, meta_y, lr), lam
+                lambda w: head_meta_loss(model.head, features, y, batch_loss, w, meta_features, meta_y, lr),
+                lam,
             )
         else:
-            per_sample = loss_fn(model(x), y)
+            logits = model(x)
             if do_meta:  # driver_only
                 stats = self.meta_update(None, lam)
         weights = self.weights() if plan.apply_weights else None
-        return DnetStep(weighted_batch_loss(per_sample, y, weights), buffers, stats)
+        return DnetStep(batch_loss(logits, y, weights), buffers, stats)
 
     def export_state(self) -> dict[str, Any]:
         """Plain-Python MLP state (for ``weights.json``) so the weights can be recomputed without torch."""

@@ -29,7 +29,7 @@ from difficultynet.data.splits import TensorSplits
 from difficultynet.device import amp_dtype, autocast
 from difficultynet.diagnostics import dnet_diagnostics
 from difficultynet.errors import RunCancelled
-from difficultynet.losses import LossRule, weighted_batch_loss
+from difficultynet.losses import LossRule
 from difficultynet.meta import DifficultyNetLearner, MetaStats, MetaStepPlan, commit_buffers
 from difficultynet.metrics import EvalPass, evaluation_pass, explore_classes
 from difficultynet.models import FeatureClassifier, create_model
@@ -105,7 +105,7 @@ class Trainer:
         self.run_id = run_id
         self.num_classes = splits.num_classes
         self.rule = LossRule(config, torch.tensor(splits.train_counts, device=device))
-        self.loss_fn = self.rule.per_sample_loss()
+        self.batch_loss = self.rule.batch_loss()
         self.groups = [group_of(n) for n in splits.train_counts]
         with torch.random.fork_rng(devices=[]):  # seeded init without disturbing the caller's global RNG
             torch.manual_seed(config.seed)
@@ -228,12 +228,12 @@ class Trainer:
         stats = None
         with autocast(self.device, self.amp_dtype):
             if self.learner is None:
-                loss = weighted_batch_loss(self.loss_fn(self.model(x), y), y, class_weights)
+                loss = self.batch_loss(self.model(x), y, class_weights)
             else:
                 do_meta = self.global_step % self.config.dnet.meta_every == 0
                 step = self.learner.training_step(
                     self.model,
-                    self.loss_fn,
+                    self.batch_loss,
                     x,
                     y,
                     meta_batch=self._meta_batch,

@@ -175,6 +175,11 @@ class TrainConfig(_Strict):
         description="strength of Balanced Softmax's log-prior (logit adjustment τ): 1 is Balanced Softmax; "
         "below 1 leaves part of the frequency to the class weights (dnet-bsce)",
     )
+    bsce_consistent_weights: bool = Field(
+        False,
+        description="dnet-bsce: the class weights also enter the logit adjustment, w_y·CE(z + τ·log n + "
+        "log w, y), so they change which samples the loss emphasises but not the balanced optimum",
+    )
     # data
     meta_per_class: int | None = Field(
         None, ge=1, le=10000, description="images/class carved from train when the manifest has no val rows"
@@ -205,6 +210,16 @@ class TrainConfig(_Strict):
     def _check_tau(cls, value: str | float) -> str | float:
         if isinstance(value, float) and not 0 < value <= 10:
             raise ValueError("cdb_tau must be 'dynamic', 'dynamic_code' or a number in (0, 10]")
+        return value
+
+    @field_validator("bsce_consistent_weights")
+    @classmethod
+    def _check_consistent_weights(cls, value: bool, info: ValidationInfo) -> bool:
+        method = info.data.get("method")
+        if value and method is not None and method != "dnet-bsce":
+            raise ValueError(
+                "bsce_consistent_weights applies to dnet-bsce only (the only weighted Balanced Softmax)"
+            )
         return value
 
     @field_validator("pretrained", "weights_file")

@@ -6,9 +6,11 @@ import math
 
 import pytest
 import torch
+from pydantic import ValidationError
 
 from difficultynet.contracts.config import TrainConfig
 from difficultynet.losses import (
+    BatchLoss,
     LossRule,
     balanced_softmax_loss,
     cdb_tau,
@@ -19,6 +21,8 @@ from difficultynet.losses import (
     focal_loss,
     ldam_loss,
     ldam_margins,
+    weight_consistent_balanced_softmax,
+    weighted,
     weighted_batch_loss,
 )
 
@@ -154,3 +158,47 @@ def test_dnet_bsce_weights_apply_per_sample() -> None:
     assert weighted.item() != pytest.approx(
         per_sample.mean().item() * w.mean().item()
     )  # the official F4 value
+
+
+def _population_gradient(
+    batch_loss: BatchLoss, logits: torch.Tensor, p_train: torch.Tensor, w: torch.Tensor
+) -> torch.Tensor:
+    """∂/∂z of E_{y ~ p_train}[loss(z, y)] for one input, each class's term weighted by its probability."""
+    z = logits.clone().requires_grad_()
+    classes = torch.arange(z.numel())
+    per_class = torch.stack([batch_loss(z[None], classes[c : c + 1], w) for c in classes])
+    (grad,) = torch.autograd.grad((p_train * per_class).sum(), z)
+    return grad
+
+
+def test_weight_consistent_balanced_softmax_keeps_the_balanced_optimum_for_any_weights() -> None:
+    """At z = log q (q the balanced class posterior), the expected loss under the training prior π is flat
+    for any w: the weights cannot shift the classifier (Menon et al. 2021). Plain weighting shifts it."""
+    generator = torch.Generator().manual_seed(0)
+    counts = torch.tensor([500.0, 120.0, 30.0, 6.0])
+    prior = counts / counts.sum()
+    q = torch.softmax(torch.randn(4, generator=generator, dtype=torch.float64), 0)
+    p_train = q * prior / (q * prior).sum()
+    w = torch.tensor([0.3, 0.8, 1.2, 1.7], dtype=torch.float64)
+    consistent = weight_consistent_balanced_softmax(counts.double().log())
+    plain = weighted(lambda z, y: balanced_softmax_loss(z, y, counts.double().log()))
+    zero = torch.zeros(4, dtype=torch.float64)
+    torch.testing.assert_close(_population_gradient(consistent, q.log(), p_train, w), zero)
+    torch.testing.assert_close(_population_gradient(plain, q.log(), p_train, torch.ones_like(w)), zero)
+    assert _population_gradient(plain, q.log(), p_train, w).abs().max() > 1e-3
+
+
+def test_weight_consistent_rule_is_dnet_bsce_only_and_equals_bsce_without_weights() -> None:
+    logits = torch.tensor([[1.0, 0.0, -1.0], [0.0, 2.0, 0.5]])
+    y = torch.tensor([0, 2])
+    consistent = _rule("dnet-bsce", bsce_consistent_weights=True).batch_loss()
+    plain = _rule("dnet-bsce").batch_loss()
+    torch.testing.assert_close(consistent(logits, y, None), plain(logits, y, None))
+    torch.testing.assert_close(consistent(logits, y, torch.ones(3)), plain(logits, y, torch.ones(3)))
+    w = torch.tensor([0.5, 1.0, 1.5])
+    log_n = torch.tensor([100.0, 10.0, 1.0]).log()
+    torch.testing.assert_close(
+        consistent(logits, y, w), (w[y] * cross_entropy(logits + log_n + w.log(), y)).mean()
+    )
+    with pytest.raises(ValidationError, match="dnet-bsce only"):
+        TrainConfig(method="bsce", bsce_consistent_weights=True)

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch.func import functional_call
 
 from difficultynet.contracts.config import paper_recipe
-from difficultynet.losses import cross_entropy, weighted_batch_loss
+from difficultynet.losses import cross_entropy, weighted, weighted_batch_loss
 from difficultynet.meta import (
     DifficultyNet,
     DifficultyNetLearner,
@@ -27,6 +27,7 @@ from difficultynet.meta import (
 from difficultynet.models import FeatureClassifier, create_model
 
 torch.set_num_threads(1)
+CE_BATCH = weighted(cross_entropy)
 C = 4
 ACCURACY = torch.tensor([0.9, 0.6, 0.3, 0.1])
 
@@ -103,7 +104,7 @@ def _step(learner: DifficultyNetLearner, model: FeatureClassifier, *, do_meta: b
     x, y, meta_x, meta_y = _batches()
     return learner.training_step(
         model,
-        cross_entropy,
+        CE_BATCH,
         x,
         y,
         meta_batch=lambda: (meta_x, meta_y),
@@ -144,7 +145,7 @@ def test_driver_only_moves_phi_exactly_by_the_driver_term() -> None:
 
     x, y, _, _ = _batches()
     step = learner.training_step(
-        _model(), cross_entropy, x, y, meta_batch=no_meta_batch, plan=_plan(learner), do_meta=True
+        _model(), CE_BATCH, x, y, meta_batch=no_meta_batch, plan=_plan(learner), do_meta=True
     )
     assert step.stats is not None and step.stats.meta_loss is None
     assert step.stats.meta_grad_norm.item() == 0.0 and step.stats.driver_grad_norm.item() > 0
@@ -175,7 +176,7 @@ def test_deferred_plan_keeps_the_real_loss_unweighted_while_phi_learns() -> None
     x, y, meta_x, meta_y = _batches()
     plan = MetaStepPlan(virtual_lr=0.1, driver_lambda=0.3, apply_weights=False)
     step = learner.training_step(
-        _model(), cross_entropy, x, y, meta_batch=lambda: (meta_x, meta_y), plan=plan, do_meta=True
+        _model(), CE_BATCH, x, y, meta_batch=lambda: (meta_x, meta_y), plan=plan, do_meta=True
     )
     assert _moved(before, learner) and not torch.allclose(learner.weights(), torch.ones(C))
     torch.testing.assert_close(step.loss.detach(), cross_entropy(_model()(x), y).mean().detach())
@@ -290,8 +291,8 @@ def test_full_meta_gradient_matches_identity_and_finite_differences() -> None:
     params: dict[str, torch.Tensor] = dict(model.named_parameters())
 
     def meta_loss(w: torch.Tensor) -> torch.Tensor:
-        per_sample = cross_entropy(functional_call(model, (params, cloned_buffers(model)), (x,)), y).double()
-        return full_meta_loss(model, params, per_sample, y, w, meta_x, meta_y, lr)
+        logits = functional_call(model, (params, cloned_buffers(model)), (x,))
+        return full_meta_loss(model, params, logits, y, CE_BATCH, w, meta_x, meta_y, lr)
 
     def meta_ce_after(virtual: dict[str, torch.Tensor]) -> torch.Tensor:
         return F.cross_entropy(functional_call(model, (virtual, cloned_buffers(model)), (meta_x,)), meta_y)
@@ -309,7 +310,7 @@ def test_head_meta_gradient_matches_identity_and_finite_differences() -> None:
         features, meta_features = model.forward_features(x), model.forward_features(meta_x)
 
     def meta_loss(w: torch.Tensor) -> torch.Tensor:
-        return head_meta_loss(model.head, features, y, cross_entropy, w, meta_features, meta_y, lr)
+        return head_meta_loss(model.head, features, y, CE_BATCH, w, meta_features, meta_y, lr)
 
     def meta_ce_after(virtual: dict[str, torch.Tensor]) -> torch.Tensor:
         return F.cross_entropy(functional_call(model.head, virtual, (meta_features,)), meta_y)
