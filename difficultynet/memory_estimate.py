@@ -78,17 +78,22 @@ def cache_file_bytes(num_images: int, channels: int, height: int, width: int) ->
     return NPY_HEADER_BYTES + num_images * channels * height * width
 
 
-def disk_shortfall(config: TrainConfig, num_images: int, free_bytes: int) -> str | None:
-    """None when the run's image cache fits ``free_bytes`` of disk, else a plain explanation."""
-    needed = cache_file_bytes(num_images, config.channels, config.image_size, config.image_size)
+def cache_disk_shortfall(num_images: int, channels: int, size: int, free_bytes: int) -> str | None:
+    """None when an image cache of ``num_images`` square images fits ``free_bytes`` of disk, else a plain
+    explanation. The one rule behind the API's admission check and the worker's check before decoding."""
+    needed = cache_file_bytes(num_images, channels, size, size)
     if needed <= free_bytes:
         return None
     return (
-        f"the decoded images of this run need {human_bytes(needed)} of disk for the image cache "
-        f"({num_images} images at {config.image_size}×{config.image_size}) "
-        f"but only {human_bytes(free_bytes)} is free there. "
-        f"Lower image_size (now {config.image_size}), or free disk space"
+        f"the decoded images need {human_bytes(needed)} of disk for the image cache "
+        f"({num_images} images of {channels}×{size}×{size}) but only {human_bytes(free_bytes)} is free "
+        f"there; lower image_size (now {size}), or free disk space"
     )
+
+
+def disk_shortfall(config: TrainConfig, num_images: int, free_bytes: int) -> str | None:
+    """:func:`cache_disk_shortfall` for a run's config."""
+    return cache_disk_shortfall(num_images, config.channels, config.image_size, free_bytes)
 
 
 @dataclass(frozen=True)

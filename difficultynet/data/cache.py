@@ -30,7 +30,7 @@ from PIL import Image, ImageOps
 from difficultynet.errors import DnetError, RunCancelled
 from difficultynet.manifest import Manifest, ManifestInvalid, RowError, with_errors
 from difficultynet.manifest.paths import unreadable_image_reason
-from difficultynet.memory_estimate import cache_file_bytes, human_bytes
+from difficultynet.memory_estimate import cache_disk_shortfall, cache_file_bytes, human_bytes
 from difficultynet.progress import PrepareProgress, PrepareReporter, StopCheck
 
 logger = logging.getLogger(__name__)
@@ -177,17 +177,13 @@ def _load_cached(path: Path, expected_shape: tuple[int, ...]) -> np.ndarray | No
     return array
 
 
-def check_cache_fits(cache_dir: Path, shape: tuple[int, ...]) -> None:
+def check_cache_fits(cache_dir: Path, shape: tuple[int, int, int, int]) -> None:
     """Raise :class:`CacheTooLarge` (a plain message) when the cache file would not fit the free disk."""
-    needed = cache_file_bytes(*shape)
+    num_images, channels, size, _ = shape  # square images (decoded to image_size × image_size)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    free = shutil.disk_usage(cache_dir).free
-    if needed > free:
-        raise CacheTooLarge(
-            f"the decoded images need {human_bytes(needed)} of disk for the image cache "
-            f"({shape[0]} images of {shape[1]}×{shape[2]}×{shape[3]}) but only {human_bytes(free)} is free "
-            "there; lower image_size, or free disk space"
-        )
+    reason = cache_disk_shortfall(num_images, channels, size, shutil.disk_usage(cache_dir).free)
+    if reason is not None:
+        raise CacheTooLarge(reason)
 
 
 def _row_errors(manifest: Manifest, failures: dict[int, str]) -> ManifestInvalid:

@@ -84,10 +84,8 @@ def test_a_run_whose_image_cache_cannot_fit_the_disk_is_refused(
     assert response.status_code == 422, response.text
     [error] = response.json()["errors"]
     assert error["column"] == "image_size"
-    assert error["reason"].startswith(
-        "the decoded images of this run need 3.2 MiB of disk for the image cache"
-    )
-    assert "only 1.0 MiB is free there" in error["reason"] and "Lower image_size (now 256)" in error["reason"]
+    assert error["reason"].startswith("the decoded images need 3.2 MiB of disk for the image cache")
+    assert "only 1.0 MiB is free there" in error["reason"] and "lower image_size (now 256)" in error["reason"]
     assert str(api_settings.cache_dir) not in error["reason"]  # no server path
     assert create(client, dataset_id, method="ce", image_size=64).status_code == 202  # 0.2 MiB fits
 

@@ -82,10 +82,10 @@ def test_a_cache_that_cannot_fit_the_disk_is_explained() -> None:
     assert disk_shortfall(config, 100_000, needed) is None
     reason = disk_shortfall(config, 100_000, 10 * GIB)
     assert reason is not None and reason.startswith(
-        "the decoded images of this run need 14.0 GiB of disk for the image cache (100000 images at 224×224) "
+        "the decoded images need 14.0 GiB of disk for the image cache (100000 images of 3×224×224) "
         "but only 10.0 GiB is free there"
     )
-    assert "Lower image_size (now 224)" in reason
+    assert "lower image_size (now 224)" in reason
 
 
 def test_the_estimator_does_not_import_torch() -> None:
