@@ -282,6 +282,7 @@ def render_table(results: list[dict[str, Any]]) -> str:
             f"{f'{statistics.fmean(ratios):.2f}×' if ratios else '–'} |"
         )
     lines += render_gains(by_variant) + render_weight_diagnostics(by_variant)
+    lines += render_error_frequency(by_variant)
     lines += [
         "",
         "## Runs",
@@ -365,6 +366,39 @@ def render_weight_diagnostics(by_variant: dict[tuple[str, int], list[dict[str, A
         rhos = ", ".join("–" if d["rho_count"] is None else f"{d['rho_count']:+.2f}" for d in diags)
         flat = ", ".join(f"{d['near_uniform_epochs']:.0f}" for d in diags)
         lines.append(f"| {name} | {epochs} | {spreads} | {rhos} | {flat} |")
+    return lines
+
+
+def error_follows_count(run: dict[str, Any]) -> float | None:
+    """Spearman ρ(1 − test accuracy, train count) over the classes at the final epoch, from the records."""
+    records = run.get("records")
+    if not records:
+        return None
+    columns = records[-1]["classes"]
+    return spearman([1.0 - a for a in columns["test_acc"]], [float(n) for n in columns["train_count"]])
+
+
+def render_error_frequency(by_variant: dict[tuple[str, int], list[dict[str, Any]]]) -> list[str]:
+    """Whether what is left of the class error still follows the class frequency, per method and seed.
+
+    A weight that tracks difficulty can only be ordered by frequency where the error is."""
+    lines = [
+        "",
+        "## Does the remaining class error follow the train count? (final epoch, from the stored records)",
+        "",
+        "| variant | epochs | balanced acc per seed | Spearman ρ(1 − test acc, train count) per seed |",
+        "|---|---|---|---|",
+    ]
+    for (name, epochs), runs in sorted(by_variant.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        with_records = [r for r in sorted(runs, key=lambda r: r["seed"]) if r.get("records")]
+        if not with_records:
+            continue
+        accs = ", ".join(f"s{r['seed']} {100 * r['balanced_acc']:.1f}" for r in with_records)
+        rhos = []
+        for r in with_records:
+            rho = error_follows_count(r)
+            rhos.append(f"s{r['seed']} " + ("–" if rho is None else f"{rho:+.2f}"))
+        lines.append(f"| {name} | {epochs} | {accs} | {', '.join(rhos)} |")
     return lines
 
 

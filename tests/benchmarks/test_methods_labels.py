@@ -42,3 +42,19 @@ def test_overrides_and_runs_older_than_the_options() -> None:
            "weight_decay": 1e-4, "driver_lambda": 0.3, "meta_batch_size": 100}  # fmt: skip
     assert methods.canonical_variant(run("dnet", old)) == "dnet-paper-full[lr=0.01]"
     assert methods.canonical_variant(run("cdb", {}, cdb_tau="dynamic_code")) == "cdb[cdb_tau=dynamic_code]"
+
+
+def _with_final_epoch(test_acc: list[float], counts: list[int], seed: int = 0) -> dict[str, Any]:
+    classes = {"test_acc": test_acc, "train_count": counts}
+    return {"seed": seed, "balanced_acc": sum(test_acc) / len(test_acc), "records": [{"classes": classes}]}
+
+
+def test_the_error_frequency_table_is_recomputed_from_the_records() -> None:
+    counts = [500, 100, 20, 5]
+    frequency_ordered = _with_final_epoch([0.9, 0.7, 0.5, 0.2], counts)  # the rarer, the worse
+    semantic = _with_final_epoch([0.6, 0.9, 0.4, 0.7], counts, seed=1)
+    assert methods.error_follows_count(frequency_ordered) == -1.0
+    assert methods.error_follows_count(semantic) == 0.0
+    assert methods.error_follows_count({"seed": 2}) is None  # an old run without records
+    lines = methods.render_error_frequency({("ce", 20): [semantic, frequency_ordered, {"seed": 2}]})
+    assert lines[-1] == "| ce | 20 | s0 57.5, s1 65.0 | s0 -1.00, s1 +0.00 |"
