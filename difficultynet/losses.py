@@ -153,8 +153,7 @@ class LossRule:
         if method == "focal":
             gamma = self.config.focal_gamma
             return lambda z, y: focal_loss(z, y, gamma)
-        if method in ("bsce", "dnet-bsce"):
-            log_prior = self.config.bsce_tau * self.counts.float().log()
+        if (log_prior := self.loss_logit_offset()) is not None:
             return lambda z, y: balanced_softmax_loss(z, y, log_prior)
         if method == "ldam-drw":
             margins = ldam_margins(self.counts, self.config.ldam_max_margin)
@@ -162,10 +161,17 @@ class LossRule:
             return lambda z, y: ldam_loss(z, y, margins, scale)
         raise ValueError(f"unknown method {method!r}")
 
+    def loss_logit_offset(self) -> torch.Tensor | None:
+        """What the base loss adds to the logits before scoring them (τ·log n for Balanced Softmax)."""
+        if self.config.method in ("bsce", "dnet-bsce"):
+            return self.config.bsce_tau * self.counts.float().log()
+        return None
+
     def batch_loss(self) -> BatchLoss:
         """The method's batch loss as a function of the class weights (see :func:`weighted`)."""
-        if self.config.method == "dnet-bsce" and self.config.bsce_consistent_weights:
-            return weight_consistent_balanced_softmax(self.config.bsce_tau * self.counts.float().log())
+        log_prior = self.loss_logit_offset()
+        if log_prior is not None and self.config.bsce_consistent_weights:
+            return weight_consistent_balanced_softmax(log_prior)
         return weighted(self.per_sample_loss())
 
     def class_weights(self, epoch_index: int, prev_val_acc: torch.Tensor | None) -> torch.Tensor:

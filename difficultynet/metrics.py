@@ -70,8 +70,11 @@ def evaluation_pass(
     batch_size: int,
     *,
     per_image: bool = False,
+    logit_offset: torch.Tensor | None = None,
 ) -> EvalPass:
-    """Forward ``images`` once in batches; the model must be in eval mode. No host sync."""
+    """Forward ``images`` once in batches; the model must be in eval mode. No host sync.
+
+    ``logit_offset`` (C,) is added to the logits before anything is read from them."""
     correct = torch.zeros(num_classes, dtype=torch.long, device=labels.device)
     predicted: list[torch.Tensor] = []
     predicted_prob: list[torch.Tensor] = []
@@ -79,6 +82,8 @@ def evaluation_pass(
     for start in range(0, images.shape[0], batch_size):
         y = labels[start : start + batch_size]
         logits = model(prepare(images[start : start + batch_size]))
+        if logit_offset is not None:
+            logits = logits.float() + logit_offset
         if per_image:
             # float32 softmax even under autocast; NaN logits (a diverged model) read as probability 0
             probs = torch.nan_to_num(logits.float().softmax(dim=1), nan=0.0)

@@ -281,7 +281,14 @@ class Trainer:
         return record
 
     # ------------------------------------------------------------------ evaluation
-    def evaluate(self, images: torch.Tensor, labels: torch.Tensor, *, per_image: bool = False) -> EvalPass:
+    def evaluate(
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        *,
+        per_image: bool = False,
+        logit_offset: torch.Tensor | None = None,
+    ) -> EvalPass:
         """One forward pass over a split; ``per_image`` also keeps what confusions and hardest examples
         need (predictions and probabilities), at the cost of a softmax per batch."""
         self.model.eval()
@@ -294,7 +301,16 @@ class Trainer:
                 self._prepare,
                 self.eval_batch_size,
                 per_image=per_image,
+                logit_offset=logit_offset,
             )
+
+    def _dnet_accuracy_input(self, val_acc: torch.Tensor) -> torch.Tensor:
+        """a for D_φ: per-class meta-set accuracy of the predictions, or of the logits the loss scores."""
+        offset = self.rule.loss_logit_offset()
+        if self.config.dnet.accuracy_logits == "prediction" or offset is None:
+            return val_acc
+        scored = self.evaluate(self.splits.meta_x, self.splits.meta_y, logit_offset=offset).accuracy()
+        return torch.tensor(scored.acc, device=self.device)
 
     def _finish_epoch(
         self, totals: _EpochTotals, weights: torch.Tensor | None, lr: float, started: float
@@ -320,7 +336,7 @@ class Trainer:
                 driver_grad_norm=totals.mean_or_none(totals.driver_grad_norm, totals.meta_updates),
                 weights_applied=applied,
             )
-            self.learner.set_accuracy(val_acc)  # refreshed at epoch end (spec §1.2)
+            self.learner.set_accuracy(self._dnet_accuracy_input(val_acc))  # refreshed at epoch end (§1.2)
         else:
             difficulty = [1.0 - a for a in val.acc]
             assert weights is not None

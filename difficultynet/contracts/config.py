@@ -33,6 +33,7 @@ PhiOptimizer = Literal["adam", "adamw"]
 DriverSchedule = Literal["constant", "to_zero_at_lr_drop"]
 DriverTarget = Literal["share", "error"]
 MetaBatchKind = Literal["random", "class_balanced", "full"]
+AccuracyLogits = Literal["prediction", "loss"]
 Device = str  # "auto" | "cpu" | "cuda" | "cuda:<i>"
 
 
@@ -80,6 +81,11 @@ class DNetConfig(_Strict):
     meta_batch_size: int = Field(100, ge=1, le=4096)
     meta_feature_refresh: int = Field(
         10, ge=1, le=10000, description="head mode: recompute the meta set's features every k steps"
+    )
+    accuracy_logits: AccuracyLogits = Field(
+        "prediction",
+        description="the logits DNet's accuracy input a is measured with: the model's predictions, or the "
+        "logits its training loss scores (z + τ·log n under Balanced Softmax; the same as prediction on CE)",
     )
     defer_frac: float = Field(
         0.0,

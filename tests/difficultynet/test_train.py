@@ -13,11 +13,13 @@ import torch
 from difficultynet.checkpoint import load_checkpoint
 from difficultynet.contracts.config import METHODS, DNetConfig, TrainConfig
 from difficultynet.contracts.records import EpochRecord
+from difficultynet.data.splits import load_splits
 from difficultynet.errors import CheckpointMismatch, RunCancelled
 from difficultynet.export import validate_weights_export
 from difficultynet.losses import class_balanced_weights
 from difficultynet.manifest import Manifest, load_manifest
 from difficultynet.train import fit
+from difficultynet.trainer import Trainer
 
 TIMING = {"elapsed_s", "epoch_time_s"}
 
@@ -248,3 +250,38 @@ def test_evaluation_batches_hold_no_more_pixels_than_a_32px_pass_or_a_training_b
     assert eval_batch_size(64, 128) == 250  # the same pixels as 1000 images of 32 px
     assert eval_batch_size(112, 128) == 128  # 81 by pixels, but a training batch fits with its gradients
     assert eval_batch_size(224, 32) == 32 and eval_batch_size(224, 4096) == EVAL_BATCH_SIZE
+
+
+def _meta_accuracy(trainer: Trainer, offset: torch.Tensor) -> torch.Tensor:
+    trainer.model.eval()
+    with torch.no_grad():
+        logits = trainer.model(trainer._prepare(trainer.splits.meta_x)).float() + offset
+    y = trainer.splits.meta_y
+    correct = torch.bincount(y[logits.argmax(dim=1) == y], minlength=trainer.num_classes)
+    return correct / torch.bincount(y, minlength=trainer.num_classes)
+
+
+@pytest.mark.parametrize("view", ["prediction", "loss"])
+def test_dnet_accuracy_input_is_read_from_the_chosen_logits(digits: Manifest, view: str) -> None:
+    """``accuracy_logits="loss"``: D_φ's input a is the meta-set accuracy of z + log n, the logits Balanced
+    Softmax scores, while the record's val_acc stays the accuracy of the model's own predictions."""
+    splits = load_splits(digits, image_size=8, channels=1)
+    config = tiny_config(
+        method="dnet-bsce", epochs=1, dnet=DNetConfig(meta_batch_size=20, accuracy_logits=view)
+    )
+    trainer = Trainer(config, splits, torch.device("cpu"), view)
+    record = trainer.train_epoch()
+    assert trainer.learner is not None
+    log_counts = torch.tensor(splits.train_counts, dtype=torch.float32).log()
+    predicted = _meta_accuracy(trainer, torch.zeros_like(log_counts))
+    assert record.classes.val_acc == pytest.approx(predicted.tolist(), abs=1e-6)
+    expected = predicted if view == "prediction" else _meta_accuracy(trainer, log_counts)
+    torch.testing.assert_close(trainer.learner.accuracy, expected.float())
+
+    # A head that outputs −½ log n for every image predicts the rarest class, and z + log n the commonest.
+    with torch.no_grad():
+        trainer.model.head.weight.zero_()
+        trainer.model.head.bias.copy_(-0.5 * log_counts)
+    a = trainer._dnet_accuracy_input(_meta_accuracy(trainer, torch.zeros_like(log_counts)))
+    commonest, rarest = int(log_counts.argmax()), int(log_counts.argmin())
+    assert a[commonest if view == "loss" else rarest] == 1.0 and a.sum() == 1.0
