@@ -60,6 +60,20 @@ class EvalPass:
         return to_class_accuracy(self.correct, self.total)
 
 
+EVAL_BATCH_SIZE = 1000  # images per evaluation forward at 32 px; fewer at larger sizes (eval_batch_size)
+
+
+def eval_batch_size(image_size: int, train_batch_size: int) -> int:
+    """Images per evaluation forward: the pixels of 1000 32-px images, but never fewer than a training batch.
+
+    A fixed 1000 at 112 px held 12× the activations of a 32-px pass and lifted the worker's peak RSS above
+    training's own (benchmarks/results/real-photos.md). A training batch already fits with its gradients, so
+    an evaluation batch of that size, without them, never raises the peak.
+    """
+    same_pixels = EVAL_BATCH_SIZE * 32 * 32 // (image_size * image_size)
+    return max(1, min(EVAL_BATCH_SIZE, max(same_pixels, train_batch_size)))
+
+
 @torch.no_grad()
 def evaluation_pass(
     model: nn.Module,

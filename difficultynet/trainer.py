@@ -31,26 +31,12 @@ from difficultynet.diagnostics import dnet_diagnostics
 from difficultynet.errors import RunCancelled
 from difficultynet.losses import LossRule
 from difficultynet.meta import DifficultyNetLearner, MetaStats, MetaStepPlan, commit_buffers
-from difficultynet.metrics import EvalPass, evaluation_pass, explore_classes
+from difficultynet.metrics import EvalPass, eval_batch_size, evaluation_pass, explore_classes
 from difficultynet.models import FeatureClassifier, create_model
 from difficultynet.models.torchvision_resnets import BackboneState
 from difficultynet.schedule import LR_DROP_FRACTION, deferred_start_epoch, make_scheduler
 
 logger = logging.getLogger(__name__)
-
-EVAL_BATCH_SIZE = 1000  # images per evaluation forward at 32 px; fewer at larger sizes (eval_batch_size)
-
-
-def eval_batch_size(image_size: int, train_batch_size: int) -> int:
-    """Images per evaluation forward: the pixels of 1000 32-px images, but never fewer than a training batch.
-
-    A fixed 1000 at 112 px held 12× the activations of a 32-px pass and lifted the worker's peak RSS above
-    training's own (benchmarks/results/real-photos.md). A training batch already fits with its gradients, so
-    an evaluation batch of that size, without them, never raises the peak.
-    """
-    same_pixels = EVAL_BATCH_SIZE * 32 * 32 // (image_size * image_size)
-    return max(1, min(EVAL_BATCH_SIZE, max(same_pixels, train_batch_size)))
-
 
 StopCheck = Callable[[], bool]
 

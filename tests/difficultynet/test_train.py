@@ -244,7 +244,7 @@ def test_learning_rate_schedule() -> None:
 
 
 def test_evaluation_batches_hold_no_more_pixels_than_a_32px_pass_or_a_training_batch() -> None:
-    from difficultynet.trainer import EVAL_BATCH_SIZE, eval_batch_size
+    from difficultynet.metrics import EVAL_BATCH_SIZE, eval_batch_size
 
     assert eval_batch_size(32, 128) == EVAL_BATCH_SIZE  # CIFAR size: unchanged
     assert eval_batch_size(64, 128) == 250  # the same pixels as 1000 images of 32 px
