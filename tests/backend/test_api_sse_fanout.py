@@ -25,12 +25,15 @@ from worker.reporter import RedisReporter
 
 CLIENTS = 150  # above the API's request pool (64) and redis-py's default pool size (100)
 EPOCHS = 3
+# Hang guards, not speed claims (the storm benchmark measures latency): 150 clients connecting on a
+# 2-core machine busy with other jobs took over 30 s once, which says nothing about the fan-out.
+PATIENCE_S = 120
 
 
 async def follow(base_url: str, run_id: str, connected: asyncio.Event) -> list[str]:
     ids: list[str] = []
     async with (
-        httpx.AsyncClient(base_url=base_url, timeout=30) as client,
+        httpx.AsyncClient(base_url=base_url, timeout=PATIENCE_S) as client,
         client.stream("GET", f"/api/runs/{run_id}/events") as response,
     ):
         assert response.status_code == 200
@@ -59,14 +62,14 @@ def test_one_reader_per_run_serves_every_subscriber(
     async def scenario() -> tuple[list[list[str]], int]:
         connected = [asyncio.Event() for _ in range(CLIENTS)]
         tasks = [asyncio.create_task(follow(live_api, run_id, event)) for event in connected]
-        await asyncio.wait_for(asyncio.gather(*(event.wait() for event in connected)), 30)
+        await asyncio.wait_for(asyncio.gather(*(event.wait() for event in connected)), PATIENCE_S)
         reporter = RedisReporter(db, run_id)
         for epoch in range(1, EPOCHS + 1):
             await asyncio.to_thread(reporter, make_record(run_id, epoch, epochs_total=EPOCHS))
             await asyncio.sleep(0.2)
         readers = xread_connections(db)
         db.hset(protocol.run_key(run_id), mapping={"status": "succeeded", "finished_at": time.time()})
-        return await asyncio.wait_for(asyncio.gather(*tasks), 60), readers
+        return await asyncio.wait_for(asyncio.gather(*tasks), PATIENCE_S), readers
 
     received, readers = asyncio.run(scenario())
     assert all(ids == ["1", "2", "3"] for ids in received), {tuple(ids) for ids in received}
