@@ -101,8 +101,10 @@ def default_driver_target(method: str) -> DriverTarget:
     On plain CE (``dnet``) the ``error`` target gives weights that follow the class error (ρ(w, train count)
     −0.89 … −0.99) and 51.2 ± 2.6 balanced accuracy against 45.5 ± 0.5 with ``share``. On Balanced Softmax
     (``dnet-bsce``) the logit adjustment already balances the classes and ``share`` (59.9 ± 0.1, +0.7 over
-    bsce on every seed) stays until ``error`` is measured on three seeds there
-    (``benchmarks/results/methods-cpu-notes.md``).
+    bsce on every seed) is kept: ``error`` there follows the semantic error on 25 meta images and scored 57.1
+    (seed 0), and every measured way of making those weights frequency-ordered (``bsce_tau`` < 1,
+    ``bsce_consistent_weights``, ``accuracy_logits="loss"``) lost 0.7–4.6 points
+    (``benchmarks/results/methods-cpu-notes.md``, items 9–15).
     """
     return "error" if method == "dnet" else "share"
 
