@@ -210,6 +210,11 @@ class DifficultyNetLearner:
       classes absent from one batch still count (they are absent from 24–60 % of batches on IF100).
     * ``defer_frac``: φ learns from the start, but its weights enter the real loss only from that fraction
       of training on (DRW-style).
+    * ``accuracy_logits="loss"`` (off by default): a is read from the logits the base loss scores
+      (z + τ·log n under Balanced Softmax), whose error still follows the class frequency, instead of the
+      balanced predictions, whose error does not. With ``TrainConfig.bsce_consistent_weights`` the weights
+      then come out frequency-ordered (ρ(w, train count) −0.95 / −0.99) without moving the balanced
+      optimum, and still cost accuracy (58.3 ± 0.3 against bsce's 59.2, seeds 0–1; notes item 15).
     """
 
     def __init__(self, num_classes: int, config: DNetConfig, device: torch.device) -> None:
