@@ -21,12 +21,11 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-from difficultynet.contracts.config import DNetConfig, DriverTarget
+from difficultynet.contracts.config import DEFAULT_ERROR_TARGET_FLOOR, DNetConfig, DriverTarget
 from difficultynet.losses import BatchLoss, cross_entropy
 from difficultynet.models import FeatureClassifier
 
 TARGET_EPS = 1e-12  # the official driver target's 1e-12 in 1 − a / (Σa + 1e-12)
-ERROR_TARGET_FLOOR = 0.1  # ``error`` target: at most a 10× pull between the easiest and the hardest class
 Tensors = dict[str, torch.Tensor]
 
 
@@ -60,25 +59,30 @@ def class_weights_from_difficulty(difficulty: torch.Tensor) -> torch.Tensor:
     return difficulty * (difficulty.numel() / difficulty.sum())
 
 
-def driver_target(accuracy: torch.Tensor, kind: DriverTarget = "share") -> torch.Tensor:
+def driver_target(
+    accuracy: torch.Tensor, kind: DriverTarget = "share", error_floor: float = DEFAULT_ERROR_TARGET_FLOOR
+) -> torch.Tensor:
     """The driver's regression target for d.
 
     ``share`` (spec §1.6, the released code): t_c = 1 − a_c / (Σ_k a_k + 1e-12), a class's accuracy as its
     share of the summed accuracy. It lies in [1 − max a / Σa, 1], nearly constant across classes, so it pulls
-    d towards uniform weights. ``error``: t_c = max(1 − a_c, ERROR_TARGET_FLOOR), each class's own error, so
+    d towards uniform weights. ``error``: t_c = max(1 − a_c, error_floor), each class's own error, so
     the anchor itself says which classes are hard; the floor keeps a class that scores 100 % on its few meta
     images from being driven to w ≈ 0 (the oscillation that breaks CDB's w ∝ (1 − a)^τ on a 25-image set).
     """
     if kind == "error":
-        return (1.0 - accuracy).clamp(min=ERROR_TARGET_FLOOR)
+        return (1.0 - accuracy).clamp(min=error_floor)
     return 1.0 - accuracy / (accuracy.sum() + TARGET_EPS)
 
 
 def driver_loss(
-    difficulty: torch.Tensor, accuracy: torch.Tensor, kind: DriverTarget = "share"
+    difficulty: torch.Tensor,
+    accuracy: torch.Tensor,
+    kind: DriverTarget = "share",
+    error_floor: float = DEFAULT_ERROR_TARGET_FLOOR,
 ) -> torch.Tensor:
     """L_drv = mean_c (d_c − t_c)², on the un-normalised sigmoid outputs."""
-    return F.mse_loss(difficulty, driver_target(accuracy.float(), kind))
+    return F.mse_loss(difficulty, driver_target(accuracy.float(), kind, error_floor))
 
 
 def cloned_buffers(module: nn.Module) -> Tensors:
@@ -254,7 +258,9 @@ class DifficultyNetLearner:
         params = list(self.net.parameters())
         difficulty = self.net(self.accuracy)
         weights = class_weights_from_difficulty(difficulty)
-        drv = driver_loss(difficulty, self.accuracy, self.config.driver_target)
+        drv = driver_loss(
+            difficulty, self.accuracy, self.config.driver_target, self.config.error_target_floor
+        )
         driver_grads = list(torch.autograd.grad(driver_lambda * drv, params, retain_graph=True))
         meta = None
         if meta_loss_fn is None:

@@ -34,6 +34,8 @@ DriverSchedule = Literal["constant", "to_zero_at_lr_drop"]
 DriverTarget = Literal["share", "error"]
 MetaBatchKind = Literal["random", "class_balanced", "full"]
 AccuracyLogits = Literal["prediction", "loss"]
+# ``error`` driver target t = max(1 − a, floor): at most a 1/floor pull between the easiest and hardest class
+DEFAULT_ERROR_TARGET_FLOOR = 0.1
 Device = str  # "auto" | "cpu" | "cuda" | "cuda:<i>"
 
 
@@ -70,6 +72,13 @@ class DNetConfig(_Strict):
         "share",
         description="share: t = 1 - a/sum(a) (the code's); error: t = max(1 - a, 0.1), the class's own "
         "error; a TrainConfig that does not set it uses default_driver_target(method)",
+    )
+    error_target_floor: float = Field(
+        DEFAULT_ERROR_TARGET_FLOOR,
+        gt=0,
+        le=1.0,
+        description="error target: t = max(1 - a, floor); a class's target never falls below it, so the "
+        "anchor's spread between the easiest and the hardest class is at most 1/floor",
     )
     virtual_lr: VirtualLr = Field(
         "base", description="step size of the virtual step: the classifier's current lr η_t or its base lr"

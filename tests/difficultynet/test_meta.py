@@ -90,6 +90,18 @@ def test_error_driver_target_is_each_class_error_with_a_floor() -> None:
     torch.testing.assert_close(
         driver_loss(torch.full((4,), 0.5), a, "error"), torch.tensor((0.16 + 0.16 + 0 + 0.25) / 4)
     )
+    # a higher floor caps the anchor's spread at 1/floor: the easy classes share the floor
+    torch.testing.assert_close(driver_target(a, "error", 0.5), torch.tensor([0.5, 0.5, 0.5, 1.0]))
+    torch.testing.assert_close(driver_loss(torch.full((4,), 0.5), a, "error", 0.5), torch.tensor(0.25 / 4))
+
+
+def test_the_learner_anchors_to_its_configured_error_floor() -> None:
+    learner = _learner("driver_only", driver_lambda=1.0, driver_target="error", error_target_floor=0.5)
+    with torch.no_grad():
+        difficulty = learner.net(ACCURACY)
+    stats = learner.meta_update(None, 1.0)
+    torch.testing.assert_close(stats.driver_loss, driver_loss(difficulty, ACCURACY, "error", 0.5))
+    assert not torch.allclose(stats.driver_loss, driver_loss(difficulty, ACCURACY, "error"))
 
 
 def _params(learner: DifficultyNetLearner) -> list[torch.Tensor]:
