@@ -209,7 +209,14 @@ def canonical_variant(run: dict[str, Any]) -> str:
     after the recipe (default or paper, in its meta mode) its config differs least from, plus the fields
     that differ; a baseline after its method plus any TrainConfig field it changed.
     """
-    config = run["config"]
+    config = dict(run["config"])
+    # Stored before the option moved into DNetConfig (as weights_in_adjustment).
+    moved = (
+        {"weights_in_adjustment": config.pop("bsce_consistent_weights")}
+        if "bsce_consistent_weights" in config
+        else {}
+    )
+    config["dnet"] = config.get("dnet", {}) | moved
     defaults = TrainConfig().model_dump(mode="json")
     extra = {k: v for k, v in config.items() if k not in _RUN_FIELDS and k in defaults and v != defaults[k]}
     overrides: dict[str, Any] = {}

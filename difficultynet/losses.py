@@ -170,7 +170,7 @@ class LossRule:
     def batch_loss(self) -> BatchLoss:
         """The method's batch loss as a function of the class weights (see :func:`weighted`)."""
         log_prior = self.loss_logit_offset()
-        if log_prior is not None and self.config.bsce_consistent_weights:
+        if log_prior is not None and self.config.is_dnet and self.config.dnet.weights_in_adjustment:
             return weight_consistent_balanced_softmax(log_prior)
         return weighted(self.per_sample_loss())
 

@@ -206,7 +206,7 @@ class DifficultyNetLearner:
       every d to the same value and caps the spread of w (CE, 3 seeds: max/min 2.3–2.5, 45.5 ± 0.5 balanced
       accuracy). ``error`` (t = max(1 − a, 0.1)) anchors each class to its own error: 51.2 ± 2.6, weights
       ordered by error from epoch 2 on. A ``TrainConfig`` that does not set it
-      picks it by base loss (``default_driver_target``: ``error`` on CE, ``share`` on Balanced Softmax).
+      picks it by base loss (``base_loss_recipe``: ``error`` on both, floored at 0.5 on Balanced Softmax).
     * ``meta_batch="full"`` with ``meta_feature_refresh``: in head mode the whole balanced meta set is the
       meta batch, with its features recomputed every k steps; every class contributes to every meta step
       (a random 100-of-250 batch leaves rare classes' meta terms noisy) at a fraction of the per-step cost.
@@ -216,7 +216,7 @@ class DifficultyNetLearner:
       of training on (DRW-style).
     * ``accuracy_logits="loss"`` (off by default): a is read from the logits the base loss scores
       (z + τ·log n under Balanced Softmax), whose error still follows the class frequency, instead of the
-      balanced predictions, whose error does not. With ``TrainConfig.bsce_consistent_weights`` the weights
+      balanced predictions, whose error does not. With ``weights_in_adjustment`` the weights
       then come out frequency-ordered (ρ(w, train count) −0.95 / −0.99) without moving the balanced
       optimum, and still cost accuracy (58.3 ± 0.3 against bsce's 59.2, seeds 0–1; notes item 15).
     """

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
@@ -36,6 +36,7 @@ MetaBatchKind = Literal["random", "class_balanced", "full"]
 AccuracyLogits = Literal["prediction", "loss"]
 # ``error`` driver target t = max(1 − a, floor): at most a 1/floor pull between the easiest and hardest class
 DEFAULT_ERROR_TARGET_FLOOR = 0.1
+BSCE_ERROR_TARGET_FLOOR = 0.5  # dnet-bsce's recipe (base_loss_recipe)
 Device = str  # "auto" | "cpu" | "cuda" | "cuda:<i>"
 
 
@@ -71,7 +72,7 @@ class DNetConfig(_Strict):
     driver_target: DriverTarget = Field(
         "share",
         description="share: t = 1 - a/sum(a) (the code's); error: t = max(1 - a, 0.1), the class's own "
-        "error; a TrainConfig that does not set it uses default_driver_target(method)",
+        "error; a TrainConfig that does not set it uses base_loss_recipe(method)",
     )
     error_target_floor: float = Field(
         DEFAULT_ERROR_TARGET_FLOOR,
@@ -96,6 +97,12 @@ class DNetConfig(_Strict):
         description="the logits DNet's accuracy input a is measured with: the model's predictions, or the "
         "logits its training loss scores (z + τ·log n under Balanced Softmax; the same as prediction on CE)",
     )
+    weights_in_adjustment: bool = Field(
+        False,
+        description="Balanced Softmax base loss: the weights also enter the logit adjustment, "
+        "w_y·CE(z + τ·log n + log w, y), so they change which samples the loss emphasises but not the "
+        "balanced optimum (no effect on CE)",
+    )
     defer_frac: float = Field(
         0.0,
         ge=0,
@@ -104,18 +111,27 @@ class DNetConfig(_Strict):
     )
 
 
-def default_driver_target(method: str) -> DriverTarget:
-    """The library recipe's driver target for a base loss, from the 3-seed CIFAR-10-LT IF100 benchmark.
+def base_loss_recipe(method: str) -> dict[str, Any]:
+    """The library recipe's DNetConfig fields that depend on the base loss; a TrainConfig applies those its
+    ``dnet`` does not set (CIFAR-10-LT IF100 benchmark, ``benchmarks/results/methods-cpu-notes.md``).
 
-    On plain CE (``dnet``) the ``error`` target gives weights that follow the class error (ρ(w, train count)
-    −0.89 … −0.99) and 51.2 ± 2.6 balanced accuracy against 45.5 ± 0.5 with ``share``. On Balanced Softmax
-    (``dnet-bsce``) the logit adjustment already balances the classes and ``share`` (59.9 ± 0.1, +0.7 over
-    bsce on every seed) is kept: ``error`` there follows the semantic error on 25 meta images and scored 57.1
-    (seed 0), and every measured way of making those weights frequency-ordered (``bsce_tau`` < 1,
-    ``bsce_consistent_weights``, ``accuracy_logits="loss"``) lost 0.7–4.6 points
-    (``benchmarks/results/methods-cpu-notes.md``, items 9–15).
+    CE (``dnet``): the ``error`` driver target, t = max(1 − a, 0.1): weights follow the class error
+    (ρ(w, train count) −0.89 … −0.99), 51.2 ± 2.6 balanced accuracy against 45.5 ± 0.5 with ``share``.
+    Balanced Softmax (``dnet-bsce``): the balanced predictions' error no longer follows the frequency, so a is
+    read from the logits the loss scores (``accuracy_logits="loss"``, z + log n), the weights enter the logit
+    adjustment too (``weights_in_adjustment``: they cannot move the balanced optimum), and the error target's
+    floor of 0.5 keeps the pull between classes at most 2× (floor 0.1 gave max/min ≈ 9.5 and −1 point).
     """
-    return "error" if method == "dnet" else "share"
+    if method == "dnet":
+        return {"driver_target": "error"}
+    if method == "dnet-bsce":
+        return {
+            "driver_target": "error",
+            "error_target_floor": BSCE_ERROR_TARGET_FLOOR,
+            "accuracy_logits": "loss",
+            "weights_in_adjustment": True,
+        }
+    return {}
 
 
 DNetRecipe = Literal["default", "paper"]
@@ -141,6 +157,9 @@ def paper_recipe(**overrides: object) -> DNetConfig:
         "meta_feature_refresh": 1,
         "defer_frac": 0.0,
         "meta_accumulate": 1,
+        "error_target_floor": DEFAULT_ERROR_TARGET_FLOOR,
+        "accuracy_logits": "prediction",
+        "weights_in_adjustment": False,
     }
     return DNetConfig.model_validate(values | overrides)
 
@@ -192,11 +211,6 @@ class TrainConfig(_Strict):
         description="strength of Balanced Softmax's log-prior (logit adjustment τ): 1 is Balanced Softmax; "
         "below 1 leaves part of the frequency to the class weights (dnet-bsce)",
     )
-    bsce_consistent_weights: bool = Field(
-        False,
-        description="dnet-bsce: the class weights also enter the logit adjustment, w_y·CE(z + τ·log n + "
-        "log w, y), so they change which samples the loss emphasises but not the balanced optimum",
-    )
     # data
     meta_per_class: int | None = Field(
         None, ge=1, le=10000, description="images/class carved from train when the manifest has no val rows"
@@ -215,28 +229,19 @@ class TrainConfig(_Strict):
 
     @field_validator("dnet")
     @classmethod
-    def _driver_target_for_the_base_loss(cls, value: DNetConfig, info: ValidationInfo) -> DNetConfig:
-        """Unless given, the driver target follows the base loss (:func:`default_driver_target`)."""
+    def _recipe_for_the_base_loss(cls, value: DNetConfig, info: ValidationInfo) -> DNetConfig:
+        """Unless given, the fields of :func:`base_loss_recipe` follow the base loss."""
         method = info.data.get("method")  # absent when the method itself was invalid
-        if method is None or "driver_target" in value.model_fields_set:
+        if method is None:
             return value
-        return value.model_copy(update={"driver_target": default_driver_target(method)})
+        unset = {k: v for k, v in base_loss_recipe(method).items() if k not in value.model_fields_set}
+        return value.model_copy(update=unset) if unset else value
 
     @field_validator("cdb_tau")
     @classmethod
     def _check_tau(cls, value: str | float) -> str | float:
         if isinstance(value, float) and not 0 < value <= 10:
             raise ValueError("cdb_tau must be 'dynamic', 'dynamic_code' or a number in (0, 10]")
-        return value
-
-    @field_validator("bsce_consistent_weights")
-    @classmethod
-    def _check_consistent_weights(cls, value: bool, info: ValidationInfo) -> bool:
-        method = info.data.get("method")
-        if value and method is not None and method != "dnet-bsce":
-            raise ValueError(
-                "bsce_consistent_weights applies to dnet-bsce only (the only weighted Balanced Softmax)"
-            )
         return value
 
     @field_validator("pretrained", "weights_file")

@@ -29,7 +29,21 @@ def test_default_and_paper_recipes_get_their_names() -> None:
     # runs made before the driver target followed the base loss used the code's target on CE too
     share = DNetConfig(driver_target="share").model_dump()
     assert methods.canonical_variant(run("dnet", share)) == "dnet[driver_target=share]"
-    assert methods.canonical_variant(run("dnet-bsce", share)) == "dnet-bsce"
+    # dnet-bsce's recipe changed (difficulty from the loss's logits, weights in the adjustment, floor 0.5):
+    # a run of the former recipe, stored without the new fields, is named after what it differs in
+    former = {
+        k: v
+        for k, v in share.items()
+        if k not in ("accuracy_logits", "error_target_floor", "weights_in_adjustment")
+    }
+    assert methods.canonical_variant(run("dnet-bsce", former)) == (
+        "dnet-bsce[driver_target=share,error_target_floor=0.1,accuracy_logits=prediction,weights_in_adjustment=False]"
+    )
+    legacy = run(
+        "dnet-bsce", former | {"driver_target": "error", "accuracy_logits": "loss", "error_target_floor": 0.5}
+    )
+    legacy["config"]["bsce_consistent_weights"] = True  # the option's first home, in TrainConfig
+    assert methods.canonical_variant(legacy) == "dnet-bsce"
     paper_head = paper_recipe(meta_mode="head").model_dump()
     assert methods.canonical_variant(run("dnet", paper_head)) == "dnet-paper-head"
 

@@ -23,9 +23,9 @@ def digits(demo_manifest: Path) -> Manifest:
     return load_manifest(demo_manifest)
 
 
-def _run(manifest: Manifest, out_dir: Path, dnet: DNetConfig) -> list[EpochRecord]:
+def _run(manifest: Manifest, out_dir: Path, dnet: DNetConfig, method: str = "dnet") -> list[EpochRecord]:
     config = TrainConfig(
-        method="dnet",
+        method=method,  # type: ignore[arg-type]
         model="resnet8",
         image_size=8,
         channels=1,
@@ -38,9 +38,17 @@ def _run(manifest: Manifest, out_dir: Path, dnet: DNetConfig) -> list[EpochRecor
     return fit(config, manifest, run_id=out_dir.name, out_dir=out_dir).records
 
 
+@pytest.fixture(scope="module", params=["dnet", "dnet-bsce"])
+def default_run(
+    digits: Manifest, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> list[EpochRecord]:
+    """The default recipe over each base loss (on Balanced Softmax: the recommended one)."""
+    return _run(digits, tmp_path_factory.mktemp(request.param), DNetConfig(), request.param)
+
+
 @pytest.fixture(scope="module")
-def default_run(digits: Manifest, tmp_path_factory: pytest.TempPathFactory) -> list[EpochRecord]:
-    return _run(digits, tmp_path_factory.mktemp("default"), DNetConfig())
+def ce_default_run(digits: Manifest, tmp_path_factory: pytest.TempPathFactory) -> list[EpochRecord]:
+    return _run(digits, tmp_path_factory.mktemp("ce-default"), DNetConfig())
 
 
 @pytest.fixture(scope="module")
@@ -68,12 +76,12 @@ def test_default_recipe_never_falls_back_to_uniform_weights(default_run: list[Ep
 
 
 def test_meta_signal_survives_the_lr_drop_only_in_the_default_recipe(
-    default_run: list[EpochRecord], paper_run: list[EpochRecord]
+    ce_default_run: list[EpochRecord], paper_run: list[EpochRecord]
 ) -> None:
-    """Paper recipe: ∂L_meta/∂w ∝ η_t, so after the ×0.01 drop its meta-gradient is ~100× smaller and the
+    """On CE, the paper recipe's base loss. Paper recipe: ∂L_meta/∂w ∝ η_t, so after the ×0.01 drop its meta-gradient is ~100× smaller and the
     driver term (unchanged) takes over; the default recipe's virtual step keeps the base lr."""
-    default_after, paper_after = default_run[-1].dnet, paper_run[-1].dnet
-    default_before, paper_before = default_run[2].dnet, paper_run[2].dnet
+    default_after, paper_after = ce_default_run[-1].dnet, paper_run[-1].dnet
+    default_before, paper_before = ce_default_run[2].dnet, paper_run[2].dnet
     assert default_after and paper_after and default_before and paper_before
     assert paper_after.meta_grad_norm is not None and paper_before.meta_grad_norm is not None
     assert default_after.meta_grad_norm is not None and default_before.meta_grad_norm is not None
@@ -82,6 +90,32 @@ def test_meta_signal_survives_the_lr_drop_only_in_the_default_recipe(
     assert paper_after.meta_grad_norm < 0.05 * paper_after.driver_grad_norm
     assert default_after.meta_grad_norm > 0.1 * default_before.meta_grad_norm
     assert default_after.meta_grad_norm > 0.1 * default_after.driver_grad_norm
+
+
+def test_the_base_loss_picks_the_recipe_fields_a_config_does_not_set() -> None:
+    on_bsce = TrainConfig(method="dnet-bsce").dnet
+    assert (on_bsce.driver_target, on_bsce.error_target_floor) == ("error", 0.5)
+    assert on_bsce.accuracy_logits == "loss" and on_bsce.weights_in_adjustment
+    on_ce = TrainConfig(method="dnet").dnet
+    assert (on_ce.driver_target, on_ce.error_target_floor, on_ce.accuracy_logits) == (
+        "error",
+        0.1,
+        "prediction",
+    )
+    assert not on_ce.weights_in_adjustment
+    given = TrainConfig(
+        method="dnet-bsce", dnet=DNetConfig(driver_target="share", accuracy_logits="prediction")
+    ).dnet
+    assert (given.driver_target, given.accuracy_logits, given.weights_in_adjustment) == (
+        "share",
+        "prediction",
+        True,
+    )
+    # the paper recipe sets every field itself, so the base loss changes none of them
+    assert TrainConfig(method="dnet-bsce", dnet=paper_recipe()).dnet == paper_recipe()
+    # a stored config read back is not re-resolved
+    stored = TrainConfig(method="dnet-bsce", dnet=DNetConfig(driver_target="share"))
+    assert TrainConfig.model_validate(stored.model_dump()) == stored
 
 
 def test_lambda_schedule_reaches_zero_at_the_lr_drop(digits: Manifest, tmp_path: Path) -> None:

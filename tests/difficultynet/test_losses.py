@@ -6,7 +6,6 @@ import math
 
 import pytest
 import torch
-from pydantic import ValidationError
 
 from difficultynet.contracts.config import TrainConfig
 from difficultynet.losses import (
@@ -188,11 +187,11 @@ def test_weight_consistent_balanced_softmax_keeps_the_balanced_optimum_for_any_w
     assert _population_gradient(plain, q.log(), p_train, w).abs().max() > 1e-3
 
 
-def test_weight_consistent_rule_is_dnet_bsce_only_and_equals_bsce_without_weights() -> None:
+def test_weights_in_the_adjustment_by_default_on_balanced_softmax_and_equal_to_it_without_weights() -> None:
     logits = torch.tensor([[1.0, 0.0, -1.0], [0.0, 2.0, 0.5]])
     y = torch.tensor([0, 2])
-    consistent = _rule("dnet-bsce", bsce_consistent_weights=True).batch_loss()
-    plain = _rule("dnet-bsce").batch_loss()
+    consistent = _rule("dnet-bsce").batch_loss()  # the recipe on Balanced Softmax puts w in the adjustment
+    plain = _rule("dnet-bsce", dnet={"weights_in_adjustment": False}).batch_loss()
     torch.testing.assert_close(consistent(logits, y, None), plain(logits, y, None))
     torch.testing.assert_close(consistent(logits, y, torch.ones(3)), plain(logits, y, torch.ones(3)))
     w = torch.tensor([0.5, 1.0, 1.5])
@@ -200,5 +199,6 @@ def test_weight_consistent_rule_is_dnet_bsce_only_and_equals_bsce_without_weight
     torch.testing.assert_close(
         consistent(logits, y, w), (w[y] * cross_entropy(logits + log_n + w.log(), y)).mean()
     )
-    with pytest.raises(ValidationError, match="dnet-bsce only"):
-        TrainConfig(method="bsce", bsce_consistent_weights=True)
+    # on CE there is no adjustment to put the weights in: the option changes nothing
+    ce_rule = _rule("dnet", dnet={"weights_in_adjustment": True}).batch_loss()
+    torch.testing.assert_close(ce_rule(logits, y, w), (w[y] * cross_entropy(logits, y)).mean())
