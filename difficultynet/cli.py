@@ -165,7 +165,12 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
         for key, attr in (("meta_mode", "meta_mode"), ("meta_every", "meta_every"), ("lr", "dnet_lr"))
         if getattr(args, attr) is not None
     }
-    recipe = dnet_recipe(args.dnet_recipe).model_dump() if getattr(args, "dnet_recipe", None) else {}
+    # exclude_unset: the default recipe leaves the fields that follow the base loss unset
+    recipe = (
+        dnet_recipe(args.dnet_recipe).model_dump(exclude_unset=True)
+        if getattr(args, "dnet_recipe", None)
+        else {}
+    )
     return TrainConfig.model_validate(values | {"dnet": recipe | dnet})  # nested errors read 'dnet.lr: …'
 
 

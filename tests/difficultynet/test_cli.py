@@ -189,7 +189,7 @@ def test_the_engine_cli_has_no_up_command(capsys: pytest.CaptureFixture[str]) ->
 
 def test_dnet_recipe_flag_selects_the_paper_recipe_and_flags_override_it() -> None:
     from difficultynet.cli import build_config, build_parser
-    from difficultynet.contracts.config import paper_recipe
+    from difficultynet.contracts.config import TrainConfig, paper_recipe
 
     base = ["train", "--manifest", "m.csv", "--out", "o"]
     parser = build_parser()
@@ -197,6 +197,11 @@ def test_dnet_recipe_flag_selects_the_paper_recipe_and_flags_override_it() -> No
     args = parser.parse_args([*base, "--dnet-recipe", "paper", "--meta-mode", "head"])
     assert build_config(args).dnet == paper_recipe(meta_mode="head")
     assert build_config(parser.parse_args(base)).dnet.virtual_lr == "base"  # the library's default recipe
+    # naming the default recipe is the same as not naming it: the base loss still picks its fields
+    for method in ("dnet", "dnet-bsce"):
+        named = build_config(parser.parse_args([*base, "--method", method, "--dnet-recipe", "default"]))
+        assert named == build_config(parser.parse_args([*base, "--method", method]))
+        assert named.dnet == TrainConfig(method=method).dnet
 
 
 def test_train_shows_data_preparation_and_reuses_the_cache(
