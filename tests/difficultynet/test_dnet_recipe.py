@@ -78,8 +78,9 @@ def test_default_recipe_never_falls_back_to_uniform_weights(default_run: list[Ep
 def test_meta_signal_survives_the_lr_drop_only_in_the_default_recipe(
     ce_default_run: list[EpochRecord], paper_run: list[EpochRecord]
 ) -> None:
-    """On CE, the paper recipe's base loss. Paper recipe: ∂L_meta/∂w ∝ η_t, so after the ×0.01 drop its meta-gradient is ~100× smaller and the
-    driver term (unchanged) takes over; the default recipe's virtual step keeps the base lr."""
+    """On CE, the paper recipe's base loss. Paper recipe: ∂L_meta/∂w ∝ η_t, so after the ×0.01 drop its
+    meta-gradient is ~100× smaller and the driver term (unchanged) takes over; the default recipe's virtual
+    step keeps the base lr."""
     default_after, paper_after = ce_default_run[-1].dnet, paper_run[-1].dnet
     default_before, paper_before = ce_default_run[2].dnet, paper_run[2].dnet
     assert default_after and paper_after and default_before and paper_before
