@@ -55,9 +55,16 @@ class EvalPass:
     predicted: torch.Tensor | None = None
     predicted_prob: torch.Tensor | None = None
     true_prob: torch.Tensor | None = None
+    offset_correct: torch.Tensor | None = None  # per class, of logits + ``logit_offset`` (when given)
 
     def accuracy(self) -> ClassAccuracy:
         return to_class_accuracy(self.correct, self.total)
+
+    def offset_accuracy(self) -> ClassAccuracy:
+        """Per-class accuracy of the offset logits; only for a pass given a ``logit_offset``."""
+        if self.offset_correct is None:
+            raise ValueError("this evaluation pass had no logit offset")
+        return to_class_accuracy(self.offset_correct, self.total)
 
 
 EVAL_BATCH_SIZE = 1000  # images per evaluation forward at 32 px; fewer at larger sizes (eval_batch_size)
@@ -88,16 +95,19 @@ def evaluation_pass(
 ) -> EvalPass:
     """Forward ``images`` once in batches; the model must be in eval mode. No host sync.
 
-    ``logit_offset`` (C,) is added to the logits before anything is read from them."""
+    ``logit_offset`` (C,): the same forward also counts which images logits + offset classify correctly
+    (``offset_correct``); everything else reads the logits as they are."""
     correct = torch.zeros(num_classes, dtype=torch.long, device=labels.device)
+    offset_correct = None if logit_offset is None else torch.zeros_like(correct)
     predicted: list[torch.Tensor] = []
     predicted_prob: list[torch.Tensor] = []
     true_prob: list[torch.Tensor] = []
     for start in range(0, images.shape[0], batch_size):
         y = labels[start : start + batch_size]
         logits = model(prepare(images[start : start + batch_size]))
-        if logit_offset is not None:
-            logits = logits.float() + logit_offset
+        if offset_correct is not None:
+            offset_pred = (logits.float() + logit_offset).argmax(dim=1)
+            offset_correct += torch.bincount(y[offset_pred == y], minlength=num_classes)
         if per_image:
             # float32 softmax even under autocast; NaN logits (a diverged model) read as probability 0
             probs = torch.nan_to_num(logits.float().softmax(dim=1), nan=0.0)
@@ -110,7 +120,7 @@ def evaluation_pass(
         correct += torch.bincount(y[pred == y], minlength=num_classes)
     total = torch.bincount(labels, minlength=num_classes)
     if not per_image:
-        return EvalPass(labels, correct, total)
+        return EvalPass(labels, correct, total, offset_correct=offset_correct)
     empty = torch.zeros(0, device=labels.device)
     return EvalPass(
         labels,
@@ -119,6 +129,7 @@ def evaluation_pass(
         predicted=torch.cat(predicted) if predicted else empty.long(),
         predicted_prob=torch.cat(predicted_prob) if predicted_prob else empty,
         true_prob=torch.cat(true_prob) if true_prob else empty,
+        offset_correct=offset_correct,
     )
 
 

@@ -290,18 +290,23 @@ class Trainer:
                 logit_offset=logit_offset,
             )
 
-    def _dnet_accuracy_input(self, val_acc: torch.Tensor) -> torch.Tensor:
+    def _evaluate_meta_set(self) -> EvalPass:
+        """The meta set's pass; when D_φ reads a from the logits the loss scores (``accuracy_logits="loss"``),
+        the same forward also counts those logits' hits."""
+        wants_scored = self.learner is not None and self.config.dnet.accuracy_logits == "loss"
+        offset = self.rule.loss_logit_offset() if wants_scored else None
+        return self.evaluate(self.splits.meta_x, self.splits.meta_y, logit_offset=offset)
+
+    def _dnet_accuracy_input(self, meta_pass: EvalPass) -> torch.Tensor:
         """a for D_φ: per-class meta-set accuracy of the predictions, or of the logits the loss scores."""
-        offset = self.rule.loss_logit_offset()
-        if self.config.dnet.accuracy_logits == "prediction" or offset is None:
-            return val_acc
-        scored = self.evaluate(self.splits.meta_x, self.splits.meta_y, logit_offset=offset).accuracy()
-        return torch.tensor(scored.acc, device=self.device)
+        chosen = meta_pass.accuracy() if meta_pass.offset_correct is None else meta_pass.offset_accuracy()
+        return torch.tensor(chosen.acc, device=self.device)
 
     def _finish_epoch(
         self, totals: _EpochTotals, weights: torch.Tensor | None, lr: float, started: float
     ) -> EpochRecord:
-        val = self.evaluate(self.splits.meta_x, self.splits.meta_y).accuracy()
+        val_pass = self._evaluate_meta_set()
+        val = val_pass.accuracy()
         test_pass = self.evaluate(self.splits.eval_x, self.splits.eval_y, per_image=True)
         test = test_pass.accuracy()
         explored = explore_classes(test_pass, self.splits.eval_rows, CONFUSION_TOP_K, HARDEST_K)
@@ -322,7 +327,7 @@ class Trainer:
                 driver_grad_norm=totals.mean_or_none(totals.driver_grad_norm, totals.meta_updates),
                 weights_applied=applied,
             )
-            self.learner.set_accuracy(self._dnet_accuracy_input(val_acc))  # refreshed at epoch end (§1.2)
+            self.learner.set_accuracy(self._dnet_accuracy_input(val_pass))  # refreshed at epoch end (§1.2)
         else:
             difficulty = [1.0 - a for a in val.acc]
             assert weights is not None

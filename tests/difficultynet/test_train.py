@@ -282,6 +282,6 @@ def test_dnet_accuracy_input_is_read_from_the_chosen_logits(digits: Manifest, vi
     with torch.no_grad():
         trainer.model.head.weight.zero_()
         trainer.model.head.bias.copy_(-0.5 * log_counts)
-    a = trainer._dnet_accuracy_input(_meta_accuracy(trainer, torch.zeros_like(log_counts)))
+    a = trainer._dnet_accuracy_input(trainer._evaluate_meta_set())
     commonest, rarest = int(log_counts.argmax()), int(log_counts.argmin())
     assert a[commonest if view == "loss" else rarest] == 1.0 and a.sum() == 1.0
