@@ -65,3 +65,14 @@ def click_point(page: Page, graph_id: str, trace: int, point: int) -> None:
     )
     page.mouse.move(x, y)
     page.mouse.click(x, y)
+
+
+def pick_from_search(page: Page, dropdown_id: str, text: str) -> None:
+    """Open a searchable ``dcc.Dropdown``, put ``text`` into its search box and click the first option that
+    names it. Waiting for the box matters on a loaded machine: keys typed before the popover has opened and
+    focused its box are lost, and the unfiltered list of 1000 options never shows the one wanted."""
+    page.click(f"#{dropdown_id}")
+    search = page.locator("input.dash-dropdown-search")
+    search.wait_for(state="visible")
+    search.fill(text)
+    page.get_by_role("option", name=text, exact=False).first.click()

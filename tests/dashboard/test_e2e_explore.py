@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_helpers import click_point, open_tab, require_chromium, wait_for_plot
+from browser_helpers import click_point, open_tab, pick_from_search, require_chromium, wait_for_plot
 from fake_backend import FakeBackend
 from playwright.sync_api import Browser, Page
 from werkzeug.serving import make_server
@@ -154,9 +154,7 @@ def test_class_search_finds_a_class_among_1000(
 ) -> None:
     page.goto(f"{dashboard_url}/runs/{seeded.large}")
     wait_for_plot(page, "run-scatter", "epoch 3")
-    page.click("#run-class-search")
-    page.keyboard.type("class_0987")
-    page.get_by_role("option", name="class_0987", exact=False).first.click()
+    pick_from_search(page, "run-class-search", "class_0987")
     page.wait_for_selector("#run-class-panel h3 >> text=class_0987")
     assert "1000 classes: the heatmap is drawn up to 100" in page.evaluate(
         "() => document.querySelector('#run-confusions .js-plotly-plot').layout.annotations[0].text"
@@ -171,9 +169,7 @@ def test_phone_width_screenshots(seeded: Seeded, dashboard_url: str, browser: Br
     try:
         page.goto(f"{dashboard_url}/runs/{seeded.dnet}")
         wait_for_plot(page, "run-scatter", f"epoch {EPOCHS}")
-        page.click("#run-class-search")
-        page.keyboard.type("class_0007")
-        page.get_by_role("option", name="class_0007", exact=False).first.click()
+        pick_from_search(page, "run-class-search", "class_0007")
         page.wait_for_selector("#run-class-panel h3 >> text=class_0007")
         wait_for_plot(page, "run-confusions", "epoch 6")
         shot(page, "#run-class-section", "class-panel-390")
