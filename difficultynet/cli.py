@@ -24,6 +24,7 @@ from difficultynet.contracts.config import (
     META_MODES,
     METHODS,
     MODELS,
+    RECOMMENDED_DNET_METHOD,
     Augment,
     DNetRecipe,
     LrSchedule,
@@ -255,7 +256,9 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--out", type=Path, required=True, help="run directory (metrics.jsonl, weights.json, checkpoint.pt)"
     )
-    p.add_argument("--method", choices=METHODS, help="default: dnet")
+    p.add_argument(
+        "--method", choices=METHODS, help=f"default: {RECOMMENDED_DNET_METHOD} (the default DNet recipe)"
+    )
     p.add_argument("--model", choices=MODELS, help="default: resnet8")
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int)

@@ -1,5 +1,6 @@
 """A first start that shows something: on an empty runs list, ``dnet up`` queues a CE baseline and a
-Difficulty-Net run on the demo dataset, so a new user sees curves grow and per-class gains within minutes.
+Difficulty-Net run (the default DNet recipe) on the demo dataset, so a new user sees curves grow and
+per-class gains within minutes.
 
 Through the API like any client (same validation, same queue). Never when any run exists, so a restart
 (or a user who has started runs already) gets nothing new. ``dnet up --no-demo-runs`` turns it off.
@@ -12,12 +13,13 @@ from typing import Any
 
 import httpx
 
+from difficultynet.contracts.config import RECOMMENDED_DNET_METHOD
 from stack.probes import PROBE_TIMEOUT_S, auth_headers
 
 # Short runs: 16 px is lossless for the 8×8 digits, and 12 epochs get the few-shot classes off zero.
 DEMO_RUN_COMMON: dict[str, Any] = {"epochs": 12, "batch_size": 64, "image_size": 16, "seed": 0}
 DEMO_BASELINE: dict[str, Any] = {"method": "ce"}
-DEMO_DNET: dict[str, Any] = {"method": "dnet", "dnet_recipe": "default"}
+DEMO_DNET: dict[str, Any] = {"method": RECOMMENDED_DNET_METHOD, "dnet_recipe": "default"}
 
 
 @dataclass(frozen=True)

@@ -167,7 +167,7 @@ def paper_recipe(**overrides: object) -> DNetConfig:
 class TrainConfig(_Strict):
     """Everything needed to reproduce one training run; stored with every checkpoint and export."""
 
-    method: Method = "dnet"
+    method: Method = RECOMMENDED_DNET_METHOD  # the default DNet recipe (issue F): DNet over Balanced Softmax
     model: ModelName = "resnet8"
     epochs: int = Field(20, ge=1, le=1000)
     batch_size: int = Field(128, ge=1, le=4096)

@@ -196,7 +196,9 @@ def test_dnet_recipe_flag_selects_the_paper_recipe_and_flags_override_it() -> No
     assert build_config(parser.parse_args([*base, "--dnet-recipe", "paper"])).dnet == paper_recipe()
     args = parser.parse_args([*base, "--dnet-recipe", "paper", "--meta-mode", "head"])
     assert build_config(args).dnet == paper_recipe(meta_mode="head")
-    assert build_config(parser.parse_args(base)).dnet.virtual_lr == "base"  # the library's default recipe
+    unnamed = build_config(parser.parse_args(base))
+    assert unnamed.method == "dnet-bsce" and unnamed.dnet.virtual_lr == "base"  # the default DNet recipe
+    assert unnamed.dnet == TrainConfig(method="dnet-bsce").dnet
     # naming the default recipe is the same as not naming it: the base loss still picks its fields
     for method in ("dnet", "dnet-bsce"):
         named = build_config(parser.parse_args([*base, "--method", method, "--dnet-recipe", "default"]))

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from difficultynet.contracts.config import DNetConfig, TrainConfig, paper_recipe
+from difficultynet.contracts.api import RunCreate
+from difficultynet.contracts.config import RECOMMENDED_DNET_METHOD, DNetConfig, TrainConfig, paper_recipe
 from difficultynet.contracts.records import EpochRecord
 from difficultynet.manifest import Manifest, load_manifest
 from difficultynet.train import fit
@@ -91,6 +92,14 @@ def test_meta_signal_survives_the_lr_drop_only_in_the_default_recipe(
     assert paper_after.meta_grad_norm < 0.05 * paper_after.driver_grad_norm
     assert default_after.meta_grad_norm > 0.1 * default_before.meta_grad_norm
     assert default_after.meta_grad_norm > 0.1 * default_after.driver_grad_norm
+
+
+def test_a_run_that_names_no_method_gets_the_default_dnet_recipe() -> None:
+    """Issue F chose DNet over Balanced Softmax as the default recipe: the engine, the API and the CLI run it
+    when no method is named (the dashboard's first preset names it)."""
+    assert TrainConfig().method == RECOMMENDED_DNET_METHOD == "dnet-bsce"
+    assert TrainConfig().dnet == TrainConfig(method="dnet-bsce").dnet
+    assert RunCreate(dataset_id="0" * 16).method == RECOMMENDED_DNET_METHOD
 
 
 def test_the_base_loss_picks_the_recipe_fields_a_config_does_not_set() -> None:

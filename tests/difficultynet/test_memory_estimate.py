@@ -104,7 +104,7 @@ def test_resnet50_at_512_px_with_batch_4096_fits_nowhere() -> None:
 
 
 def test_ordinary_runs_fit() -> None:
-    cifar = TrainConfig()  # resnet8, 32 px, batch 128, faithful DNet
+    cifar = TrainConfig()  # resnet8, 32 px, batch 128, the default DNet recipe
     assert shortfall(cifar, 100, 50_000, [LAPTOP]) is None
     imagenet_like = TrainConfig(model="resnet50", image_size=224, batch_size=256, method="ce")
     assert shortfall(imagenet_like, 1000, 100_000, [H200]) is None

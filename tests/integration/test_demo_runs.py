@@ -54,7 +54,7 @@ def test_demo_runs_are_queued_once_and_train(client: httpx.Client, stack: LiveSt
 
     baseline: dict[str, Any] = client.get(f"/api/runs/{baseline_id}").json()
     dnet: dict[str, Any] = client.get(f"/api/runs/{dnet_id}").json()
-    assert baseline["config"]["method"] == "ce" and dnet["config"]["method"] == "dnet"
+    assert baseline["config"]["method"] == "ce" and dnet["config"]["method"] == "dnet-bsce"
     assert dnet["baseline_run_id"] == baseline_id  # so the gains chart has its baseline
     for run in (baseline, dnet):
         assert run["dataset_id"] == dataset_id

@@ -59,7 +59,7 @@ def test_demo_runs_on_a_first_start_only(tmp_path: Path) -> None:
     assert DEMO_LINE in output and "--no-demo-runs" in output
     assert len(runs) == 2
     dnet, baseline = runs  # newest first
-    assert (baseline["config"]["method"], dnet["config"]["method"]) == ("ce", "dnet")  # type: ignore[index]
+    assert (baseline["config"]["method"], dnet["config"]["method"]) == ("ce", "dnet-bsce")  # type: ignore[index]
     assert dnet["baseline_run_id"] == baseline["id"]
     assert dnet["dataset_id"] == baseline["dataset_id"]
 
