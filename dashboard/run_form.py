@@ -127,8 +127,8 @@ METHOD_LABELS: dict[str, str] = {
     "cdb": "cdb — class-wise difficulty-balanced",
     "bsce": "bsce — balanced softmax",
     "ldam-drw": "ldam-drw — LDAM with deferred re-weighting",
-    "dnet": "dnet — Difficulty-Net",
-    "dnet-bsce": "dnet-bsce — Difficulty-Net over balanced softmax",
+    "dnet": "dnet — Difficulty-Net on cross-entropy (the paper's base loss)",
+    "dnet-bsce": "dnet-bsce — Difficulty-Net over balanced softmax (default recipe)",
 }
 META_MODE_LABELS: dict[str, str] = {
     "full": "full — virtual step over all parameters (faithful)",
