@@ -51,7 +51,9 @@ def synthetic_splits(num_classes: int, n_eval: int) -> TensorSplits:
 
 def measure(num_classes: int, n_eval: int, repeats: int, device: torch.device) -> dict[str, float]:
     splits = synthetic_splits(num_classes, n_eval)
-    config = TrainConfig(model="resnet8", device=str(device), num_threads=torch.get_num_threads())
+    config = TrainConfig(
+        method="dnet", model="resnet8", device=str(device), num_threads=torch.get_num_threads()
+    )
     trainer = Trainer(config, splits, device, "bench")
     x, y, rows = trainer.splits.eval_x, trainer.splits.eval_y, trainer.splits.eval_rows
 
